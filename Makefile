@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench venv clean
+
+# (Re)create the virtualenv and install the project whenever its declared dependencies change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)  ## backtest the built-in futures strategy on bundled BTC/USDT data
+	$(BIN)/axis run
+
+test: $(STAMP)  ## lint, type-check and run the whole test suite
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check services operator ml tests bench
+	$(BIN)/ruff format --check services operator ml tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format services operator ml tests bench
+	$(BIN)/ruff check --fix services operator ml tests bench
+
+bench: $(STAMP)  ## 1M-bar benchmark against vectorbt and backtesting.py
+	$(BIN)/python bench/backtest_bench.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
+	find services operator ml -name __pycache__ -type d -prune -exec rm -rf {} +  # numba caches too
