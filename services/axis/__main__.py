@@ -1,0 +1,3 @@
+from axis.cli import main
+
+main()
