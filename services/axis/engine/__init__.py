@@ -1,0 +1,1 @@
+"""The engine: event loop, order manager, portfolio accounting and strategy runtime."""

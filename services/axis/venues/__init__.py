@@ -1,0 +1,1 @@
+"""Venues: the Venue protocol, the shared fill rules and the simulated exchange."""
