@@ -1,5 +1,49 @@
 """Specs: the pydantic models every process reads (CLI, API, worker, CRDs)."""
 
 from axis.config.backtest import BacktestConfig, ConfigError, EngineChoice
+from axis.config.specs import (
+    Credentials,
+    DataSource,
+    DataSpec,
+    ExchangeConnectorSpec,
+    FailoverPolicy,
+    FileCredentials,
+    MeshSpec,
+    ModelRef,
+    ModelRole,
+    OnDelete,
+    Resources,
+    RiskSpec,
+    SecretRef,
+    SpecModel,
+    StrategyMode,
+    TradingStrategySpec,
+    VaultAuth,
+    VaultCredentials,
+    load_spec,
+)
 
-__all__ = ["BacktestConfig", "ConfigError", "EngineChoice"]
+__all__ = [
+    "BacktestConfig",
+    "ConfigError",
+    "Credentials",
+    "DataSource",
+    "DataSpec",
+    "EngineChoice",
+    "ExchangeConnectorSpec",
+    "FailoverPolicy",
+    "FileCredentials",
+    "MeshSpec",
+    "ModelRef",
+    "ModelRole",
+    "OnDelete",
+    "Resources",
+    "RiskSpec",
+    "SecretRef",
+    "SpecModel",
+    "StrategyMode",
+    "TradingStrategySpec",
+    "VaultAuth",
+    "VaultCredentials",
+    "load_spec",
+]
