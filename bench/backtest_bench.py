@@ -145,16 +145,19 @@ def run_backtesting_py(bars: Bars) -> tuple[float, int]:
 
 
 def peak_memory_mb(n_bars: int) -> float:
-    """Max RSS of a child process that builds the bars and runs a full backtest."""
+    """Peak RSS of a child process that builds the bars and runs a full backtest.
+
+    Read from the child's own ``VmHWM``: ``getrusage().ru_maxrss`` would also count the pages of
+    this (much larger) parent process that the forked child shared before it exec'd."""
     code = (
-        "import resource, sys; sys.path.insert(0, 'bench');"
+        "import re, sys; sys.path.insert(0, 'bench');"
         "from backtest_bench import bench_bars, prepared_for;"
         "from axis.backtest.runner import assemble;"
         "from axis.backtest.vectorized import run_vectorized;"
         "from axis.config import EngineChoice;"
         f"p = prepared_for(bench_bars({n_bars}), 'vectorized');"
         "assemble(p, run_vectorized(p), EngineChoice.VECTORIZED);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
