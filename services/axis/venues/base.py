@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from axis.domain.instrument import Instrument
 from axis.domain.orders import Fill, Order
 
 
@@ -45,3 +47,72 @@ class Venue(Protocol):
     def submit(self, order: Order) -> None: ...
     def cancel(self, client_order_id: str) -> None: ...
     def open_orders(self) -> list[Order]: ...
+
+
+# -- venues outside the process (exchange, gateway, failover) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """A position as the venue reports it, for reconciliation. ``quantity`` is signed
+    contracts (positive long)."""
+
+    symbol: str
+    quantity: float
+    entry_price: float
+    leverage: float
+    margin_mode: str
+    liquidation_price: float | None = None
+    unrealized_pnl: float = 0.0
+    mark_price: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceReport:
+    currency: str
+    total: float
+    free: float
+    used: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedBar:
+    """One finished candle from a live or replayed feed."""
+
+    symbol: str
+    timeframe: str
+    timestamp: int  # open time, epoch ms
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class BarFeed(Protocol):
+    """Closed bars in time order, per symbol: from an exchange (websocket or polling, with
+    reconnect, gap detection and backfill) or a replayed history."""
+
+    def __aiter__(self) -> AsyncIterator[ClosedBar]: ...
+
+
+class LiveVenue(Venue, Protocol):
+    """A venue outside the process: an exchange through ccxt, a gateway, or a failover group.
+
+    ``submit`` and ``cancel`` return at once; the network call runs on the event loop and its
+    outcome reaches the listener as order updates and fills, as on every venue. The queries are
+    what the worker reconciles with. Errors are the venue error taxonomy
+    (:mod:`axis.venues.errors`).
+    """
+
+    async def connect(self, listener: VenueListener) -> None: ...
+    async def close(self) -> None: ...
+    async def instrument(self, symbol: str) -> Instrument: ...
+    async def fetch_order(self, symbol: str, client_order_id: str) -> Order | None: ...
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]: ...
+    async def fetch_positions(self) -> list[PositionReport]: ...
+    async def fetch_balances(self) -> list[BalanceReport]: ...
+    async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Fill]: ...
+    async def set_leverage(self, symbol: str, leverage: float) -> None: ...
+    async def set_margin_mode(self, symbol: str, mode: str) -> None: ...
+    def healthy(self) -> bool: ...
