@@ -1,4 +1,6 @@
-"""AXIS machine learning: trading environments, models, MLflow registry and Ray Serve apps.
+"""AXIS ML platform: trading environments, models, evaluation, MLflow registry and serving.
 
-Filled by the ML platform issue; the package exists now so the layout is fixed from the start.
+Heavy dependencies (torch, gymnasium, stable-baselines3, MLflow, Ray) come with the ``ml`` and
+``serve`` extras and are imported by the modules that need them, never at package import: the
+core's strategies import :mod:`axis_ml.serving` on an install without those extras.
 """

@@ -80,7 +80,7 @@ def _bracket(brackets: np.ndarray, notional: float) -> int:
 
 
 @numba.njit(cache=True)
-def _liq_price(
+def liquidation_price_spec(
     spec: np.ndarray,
     brackets: np.ndarray,
     side: int,
@@ -113,7 +113,7 @@ def _shrink(qty: float, side: int, pos: float, cap: float, price: float, spec: n
 
 
 @numba.njit(cache=True)
-def _risk(
+def risk_check(
     side: int,
     qty: float,
     reduce_only: bool,
@@ -170,7 +170,7 @@ def _risk(
             margin = margin_now + added * cs * price / lev
         if spec[S_CROSS] > 0:
             margin = max(equity, margin)
-        liq = _liq_price(spec, brackets, 1 if after > 0 else -1, base, entry, margin)
+        liq = liquidation_price_spec(spec, brackets, 1 if after > 0 else -1, base, entry, margin)
         if liquidation_distance(price, liq) < lim[L_MIN_LIQ]:
             return 0.0, 6
     return _instrument_rules(qty, reduce_only, price, spec)
@@ -322,7 +322,9 @@ def signal_kernel(
                     liq = mo[i]  # nothing backs the position: liquidated at the open
                 else:
                     collateral = wallet if cross else margin
-                    liq = _liq_price(spec, brackets, side_p, abs(pos) * cs, entry, collateral)
+                    liq = liquidation_price_spec(
+                        spec, brackets, side_p, abs(pos) * cs, entry, collateral
+                    )
                 events, n_events = _record_event(events, n_events, E_FUNDING, i, amount, 0)
         # -- intrabar events in path order ------------------------------------------------
         now = 0.0
@@ -376,40 +378,23 @@ def signal_kernel(
                 if pos == 0.0 or (1 if pos > 0 else -1) != -side:
                     continue  # nothing left to reduce: expired
                 qty = min(qty, abs(pos))
-            closing = min(qty, abs(pos)) if qty * side * pos < 0 else 0.0
-            if qty - closing > 0.0:  # the opening part needs margin at the fill price
-                need = (qty - closing) * cs * price * (1.0 / lev + taker)
-                upnl = unrealized_pnl(1 if pos > 0 else -1, abs(pos) * cs, entry, price)
-                available = wallet + (upnl if pos != 0.0 else 0.0) - margin
-                released = margin * closing / abs(pos) if closing > 0.0 else 0.0
-                if need > (available + released) * (1.0 + 1e-12):
-                    continue  # rejected: insufficient margin
+            if not rules.margin_allows(
+                pos, entry, margin, wallet, side, qty, price, cs, lev, taker
+            ):
+                continue  # rejected: insufficient margin
             fee = rules.fee_for(qty, price, cs, taker)
             fees_paid += fee
-            # the fill moves the position as axis.domain.position.Position.apply_fill does
-            signed = qty * side
-            closed = 0.0
-            if pos != 0.0 and (signed > 0) != (pos > 0):
-                closed = min(abs(signed), abs(pos))
-                wallet += unrealized_pnl(1 if pos > 0 else -1, closed * cs, entry, price)
-                margin -= margin * closed / abs(pos)
-                pos += math.copysign(closed, signed)
-                if abs(pos) <= lot * 1e-9:
-                    pos, entry, margin = 0.0, 0.0, 0.0
-            opened = abs(signed) - closed
-            if opened > 0.0:
-                total = abs(pos) + opened
-                entry = (entry * abs(pos) + price * opened) / total
-                pos = math.copysign(total, signed)
-                margin += opened * cs * price / lev
-            wallet -= fee
+            pos, entry, margin, realized = rules.fill_position(
+                pos, entry, margin, side, qty, price, cs, lev, lot
+            )
+            wallet += realized - fee
             fills, n_fills = _record_fill(fills, n_fills, i, side, qty, price, fee, tag)
             if pos == 0.0:
                 liq = math.nan
                 alerted = reduced = False
             elif perp:
                 collateral = wallet if cross else margin
-                liq = _liq_price(
+                liq = liquidation_price_spec(
                     spec, brackets, 1 if pos > 0 else -1, abs(pos) * cs, entry, collateral
                 )
             if protect and pos != 0.0:  # replace the protective orders (Engine._protect)
@@ -423,7 +408,7 @@ def signal_kernel(
                 peak_now = max(peak, equity_now)
                 if sl == sl:
                     orders += 1
-                    q_ok, code = _risk(
+                    q_ok, code = risk_check(
                         -psign,
                         size,
                         True,
@@ -446,7 +431,7 @@ def signal_kernel(
                 tp_size = floor_step(size * tp_frac, lot, lot_dec)
                 if tp == tp and tp_size > 0:
                     orders += 1
-                    q_ok, code = _risk(
+                    q_ok, code = risk_check(
                         -psign,
                         tp_size,
                         True,
@@ -490,7 +475,7 @@ def signal_kernel(
                     events, n_events = _record_event(events, n_events, E_EMERGENCY, i, distance, 0)
                     if qty > 0:
                         orders += 1
-                        q_ok, code = _risk(
+                        q_ok, code = risk_check(
                             -psign,
                             qty,
                             True,
@@ -542,7 +527,7 @@ def signal_kernel(
                     tag = TAG_ENTRY if grows else TAG_REDUCE
             if qty > 0.0:
                 orders += 1
-                q_ok, code = _risk(
+                q_ok, code = risk_check(
                     side,
                     qty,
                     reduce_only,

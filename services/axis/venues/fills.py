@@ -19,6 +19,7 @@ import math
 
 import numba
 
+from axis.domain.futures import unrealized_pnl
 from axis.domain.instrument import ceil_step, floor_step
 
 NEVER = math.inf  # touch time of a level the bar does not reach
@@ -188,3 +189,71 @@ def protective_levels(
         raw = entry * (1.0 + side * take_profit)
         tp = floor_step(raw, tick, decimals) if side > 0 else ceil_step(raw, tick, decimals)
     return sl, tp
+
+
+@numba.njit(cache=True)
+def margin_allows(
+    position: float,
+    entry: float,
+    margin: float,
+    wallet: float,
+    side: int,
+    quantity: float,
+    price: float,
+    contract_size: float,
+    leverage: float,
+    taker_fee: float,
+) -> bool:
+    """Whether a fill of ``quantity`` contracts on ``side`` at ``price`` fits the account: the
+    part that opens needs its initial margin plus the taker fee out of the available balance
+    (equity less the position's margin) plus the margin the closing part releases.
+    ``position`` is signed contracts; ``margin`` the position's (isolated) margin."""
+    closing = min(quantity, abs(position)) if quantity * side * position < 0 else 0.0
+    opening = quantity - closing
+    if opening <= 0.0:
+        return True
+    need = opening * contract_size * price * (1.0 / leverage + taker_fee)
+    upnl = 0.0
+    if position != 0.0:
+        upnl = unrealized_pnl(
+            1.0 if position > 0 else -1.0, abs(position) * contract_size, entry, price
+        )
+    available = wallet + upnl - margin
+    released = margin * closing / abs(position) if closing > 0.0 else 0.0
+    return need <= (available + released) * (1.0 + 1e-12)
+
+
+@numba.njit(cache=True)
+def fill_position(
+    position: float,
+    entry: float,
+    margin: float,
+    side: int,
+    quantity: float,
+    price: float,
+    contract_size: float,
+    leverage: float,
+    lot: float,
+) -> tuple[float, float, float, float]:
+    """(position, average entry, margin, realised PnL) after a fill, on plain numbers, exactly
+    as :meth:`axis.domain.position.Position.apply_fill` moves a position: a fill against the
+    position closes first (realising PnL at the average entry, releasing margin pro rata),
+    the rest opens the other way; the entry moves only with quantity that adds."""
+    signed = quantity * side
+    closed = 0.0
+    realized = 0.0
+    if position != 0.0 and (signed > 0) != (position > 0):
+        closed = min(abs(signed), abs(position))
+        sign = 1.0 if position > 0 else -1.0
+        realized = unrealized_pnl(sign, closed * contract_size, entry, price)
+        margin -= margin * closed / abs(position)
+        position += math.copysign(closed, signed)
+        if abs(position) <= lot * 1e-9:
+            position, entry, margin = 0.0, 0.0, 0.0
+    opened = abs(signed) - closed
+    if opened > 0.0:
+        total = abs(position) + opened
+        entry = (entry * abs(position) + price * opened) / total
+        position = math.copysign(total, signed)
+        margin += opened * contract_size * price / leverage
+    return position, entry, margin, realized

@@ -1,0 +1,407 @@
+"""The compiled step of the trading environments: N accounts, one bar each per call.
+
+Nothing here defines a trading rule. Sizing (:func:`axis.venues.fills.exposure_quantity`),
+the risk chain (:func:`axis.backtest.vectorized.risk_check`), fills at the next bar's open
+with slippage and taker fee, the margin check and the position update
+(:mod:`axis.venues.fills`), funding (:func:`axis.domain.futures.funding_payment`) and
+liquidation on the mark path (:func:`axis.venues.fills.touch_time` and the exchange's tiered
+liquidation price) are the core's own numba functions; this module only sequences them the way
+the backtest engine does for a strategy that sets a target exposure at each bar's close:
+
+1. at the close of bar ``t`` the action becomes a target exposure; a changed target sizes one
+   market order against equity at the close, which passes the risk chain;
+2. bar ``t + 1``: funding settles at the open; the liquidation price and the order arriving at
+   the open are processed in intrabar-path order (a liquidation wins a tie);
+3. equity is marked at the close of ``t + 1``; the reward, the termination test (liquidation,
+   drawdown limit) and the truncation test (episode length, end of data) follow.
+
+A test replays one action sequence through this step and through the core's engine and
+SimulatedVenue and compares the equity curves.
+"""
+
+from __future__ import annotations
+
+import math
+from types import FunctionType
+
+import numba
+import numpy as np
+
+from axis.backtest.vectorized import (
+    S_CS,
+    S_LEV,
+    S_LOT,
+    S_LOT_DEC,
+    S_PERP,
+    S_SLIPPAGE,
+    S_TAKER,
+    liquidation_price_spec,
+    risk_check,
+)
+from axis.domain.futures import funding_payment, unrealized_pnl
+from axis.venues import fills as rules
+
+# Market fields, the last axis of the prices array (markets, bars, fields): one bar's
+# fields share a cache line.
+P_OPEN, P_HIGH, P_LOW, P_CLOSE, P_MOPEN, P_MHIGH, P_MLOW, P_MCLOSE, P_FUNDING, P_DAY = range(10)
+N_PRICE_FIELDS = 10
+
+# Per-account state columns.
+(
+    ST_MARKET,
+    ST_T,
+    ST_END,
+    ST_WALLET,
+    ST_POS,
+    ST_ENTRY,
+    ST_MARGIN,
+    ST_LIQ,
+    ST_PEAK,
+    ST_DAY_START,
+    ST_EQUITY,
+    ST_LAST_TARGET,
+    ST_PEND_SIDE,
+    ST_PEND_QTY,
+    ST_PEND_REDUCE,
+    ST_FEES,
+    ST_FUNDING,
+    ST_DSR_A,
+    ST_DSR_B,
+    ST_START,
+    ST_LIQUIDATIONS,
+    ST_VETOES,
+    ST_TRADES,
+) = range(23)
+N_STATE = 23
+
+# Settings of the episode and the reward, in one array.
+C_CAPITAL, C_WINDOW, C_REWARD, C_DD_PENALTY, C_DSR_ETA, C_MAX_DRAWDOWN = range(6)
+C_DEADBAND, C_REWARD_SCALE = 6, 7
+N_CONFIG = 8
+
+REWARD_PNL, REWARD_DSR, REWARD_DRAWDOWN = 0, 1, 2
+REWARD_KINDS = {"pnl": REWARD_PNL, "differential_sharpe": REWARD_DSR, "drawdown": REWARD_DRAWDOWN}
+
+# An action value meaning "halve the current target" (the 5-action space's reduce).
+HALVE = 9.0
+
+N_POSITION_FEATURES = 3  # exposure, unrealised PnL / equity, drawdown from peak
+
+
+@numba.njit(cache=True)
+def _decide(
+    state: np.ndarray,
+    i: int,
+    action: float,
+    prices: np.ndarray,
+    spec: np.ndarray,
+    brackets: np.ndarray,
+    lim: np.ndarray,
+    config: np.ndarray,
+) -> None:
+    """At the close of bar ``t``: turn the action into at most one market order."""
+    m, t = int(state[i, ST_MARKET]), int(state[i, ST_T])
+    target = resolve_target(action, state[i, ST_LAST_TARGET], config[C_DEADBAND])
+    if target != target:
+        return
+    state[i, ST_LAST_TARGET] = target
+    pos, entry, margin = state[i, ST_POS], state[i, ST_ENTRY], state[i, ST_MARGIN]
+    eq, close = state[i, ST_EQUITY], prices[m, t, P_CLOSE]
+    qty, side, reduce_only = 0.0, 0, True
+    if target == 0.0:
+        if pos != 0.0:
+            qty, side = abs(pos), -1 if pos > 0 else 1
+    else:
+        size = rules.exposure_quantity(
+            eq * abs(target),
+            close,
+            spec[S_LEV],
+            spec[S_CS],
+            spec[S_TAKER],
+            spec[S_SLIPPAGE],
+            spec[S_LOT],
+            int(spec[S_LOT_DEC]),
+        )
+        delta = math.copysign(size, target) - pos
+        if abs(delta) >= spec[S_LOT] * 0.5:
+            grows = size > abs(pos) or target * pos < 0
+            qty, side = abs(delta), 1 if delta > 0 else -1
+            reduce_only = not grows
+    if qty <= 0.0:
+        return
+    q_ok, code = risk_check(
+        side,
+        qty,
+        reduce_only,
+        close,
+        pos,
+        entry,
+        margin,
+        eq,
+        state[i, ST_PEAK],
+        state[i, ST_DAY_START],
+        0,
+        spec,
+        brackets,
+        lim,
+    )
+    if code != 0:
+        state[i, ST_VETOES] += 1.0
+        return
+    state[i, ST_PEND_SIDE], state[i, ST_PEND_QTY] = side, q_ok
+    state[i, ST_PEND_REDUCE] = 1.0 if reduce_only else 0.0
+
+
+@numba.njit(cache=True)
+def _advance(
+    state: np.ndarray, i: int, prices: np.ndarray, spec: np.ndarray, brackets: np.ndarray
+) -> bool:
+    """Play bar ``t + 1``: funding, then liquidation and the arriving order in path order.
+    Returns True when the position was liquidated."""
+    m = int(state[i, ST_MARKET])
+    t = int(state[i, ST_T]) + 1
+    state[i, ST_T] = t
+    if prices[m, t, P_DAY] != prices[m, t - 1, P_DAY]:
+        state[i, ST_DAY_START] = state[i, ST_EQUITY]  # equity at the previous day's last close
+    cs, lev, taker, lot = spec[S_CS], spec[S_LEV], spec[S_TAKER], spec[S_LOT]
+    perp = spec[S_PERP] > 0
+    wallet, pos = state[i, ST_WALLET], state[i, ST_POS]
+    entry, margin, liq = state[i, ST_ENTRY], state[i, ST_MARGIN], state[i, ST_LIQ]
+    o, h, lo, c = (
+        prices[m, t, P_OPEN],
+        prices[m, t, P_HIGH],
+        prices[m, t, P_LOW],
+        prices[m, t, P_CLOSE],
+    )
+    mo, mh, ml, mc = (
+        prices[m, t, P_MOPEN],
+        prices[m, t, P_MHIGH],
+        prices[m, t, P_MLOW],
+        prices[m, t, P_MCLOSE],
+    )
+    rate = prices[m, t, P_FUNDING]
+    if perp and rate != 0.0 and pos != 0.0:
+        side_p = 1.0 if pos > 0 else -1.0
+        amount = funding_payment(side_p, abs(pos) * cs, mo, rate)
+        wallet += amount
+        margin += amount  # isolated: funding moves the position's own margin
+        state[i, ST_FUNDING] -= amount
+        if margin <= 0.0:
+            liq = mo  # nothing backs the position: liquidated at the open
+        else:
+            liq = liquidation_price_spec(spec, brackets, int(side_p), abs(pos) * cs, entry, margin)
+    liquidated = False
+    pending = state[i, ST_PEND_QTY] > 0.0
+    now = 0.0
+    while True:
+        t_liq = math.inf
+        if liq == liq:
+            direction = -1 if pos > 0 else 1
+            t_liq = rules.touch_time(mo, mh, ml, mc, liq, direction, now)
+        t_order = now if pending else math.inf
+        if t_liq == math.inf and t_order == math.inf:
+            break
+        if t_liq <= t_order:  # liquidation: closed at the liquidation price, taker fee
+            now = t_liq
+            side = -1 if pos > 0 else 1
+            qty = abs(pos)
+            fee = rules.fee_for(qty, liq, cs, taker)
+            wallet += unrealized_pnl(-side, qty * cs, entry, liq) - fee
+            state[i, ST_FEES] += fee
+            pos, entry, margin, liq = 0.0, 0.0, 0.0, math.nan
+            liquidated = True
+            state[i, ST_LIQUIDATIONS] += 1.0
+            if state[i, ST_PEND_REDUCE] > 0:
+                pending = False  # nothing left to reduce
+            continue
+        now = t_order
+        pending = False
+        side, qty = int(state[i, ST_PEND_SIDE]), state[i, ST_PEND_QTY]
+        price = rules.slipped_price(rules.price_at(o, h, lo, c, now), side, spec[S_SLIPPAGE])
+        if state[i, ST_PEND_REDUCE] > 0:
+            if pos == 0.0 or (1 if pos > 0 else -1) != -side:
+                continue
+            qty = min(qty, abs(pos))
+        if not rules.margin_allows(pos, entry, margin, wallet, side, qty, price, cs, lev, taker):
+            state[i, ST_VETOES] += 1.0
+            continue
+        fee = rules.fee_for(qty, price, cs, taker)
+        pos, entry, margin, realized = rules.fill_position(
+            pos, entry, margin, side, qty, price, cs, lev, lot
+        )
+        wallet += realized - fee
+        state[i, ST_FEES] += fee
+        state[i, ST_TRADES] += 1.0
+        if pos == 0.0 or not perp:
+            liq = math.nan
+        else:
+            liq = liquidation_price_spec(
+                spec, brackets, 1 if pos > 0 else -1, abs(pos) * cs, entry, margin
+            )
+    state[i, ST_PEND_QTY] = 0.0
+    state[i, ST_WALLET], state[i, ST_POS] = wallet, pos
+    state[i, ST_ENTRY], state[i, ST_MARGIN], state[i, ST_LIQ] = entry, margin, liq
+    eq = wallet
+    if pos != 0.0:
+        eq += unrealized_pnl(1.0 if pos > 0 else -1.0, abs(pos) * cs, entry, c)
+    state[i, ST_EQUITY] = eq
+    state[i, ST_PEAK] = max(state[i, ST_PEAK], eq)
+    return liquidated
+
+
+@numba.njit(cache=True)
+def _reward(
+    state: np.ndarray, i: int, eq_before: float, peak_before: float, config: np.ndarray
+) -> float:
+    eq = state[i, ST_EQUITY]
+    capital = config[C_CAPITAL]
+    ret = (eq - eq_before) / capital
+    kind = int(config[C_REWARD])
+    if kind == REWARD_DSR:
+        # Moody & Saffell's differential Sharpe ratio on the per-step return.
+        a, b, eta = state[i, ST_DSR_A], state[i, ST_DSR_B], config[C_DSR_ETA]
+        da, db = ret - a, ret * ret - b
+        var = b - a * a
+        value = (b * da - 0.5 * a * db) / var**1.5 if var > 1e-12 else 0.0
+        state[i, ST_DSR_A], state[i, ST_DSR_B] = a + eta * da, b + eta * db
+        return value
+    scale = config[C_REWARD_SCALE]
+    if kind == REWARD_DRAWDOWN:
+        dd_before = 1.0 - eq_before / peak_before if peak_before > 0 else 0.0
+        peak = state[i, ST_PEAK]
+        dd_now = 1.0 - eq / peak if peak > 0 else 0.0
+        return (ret - config[C_DD_PENALTY] * max(dd_now - dd_before, 0.0)) * scale
+    return ret * scale
+
+
+@numba.njit(cache=True)
+def position_features(
+    position: float,
+    entry: float,
+    equity: float,
+    peak: float,
+    close: float,
+    contract_size: float,
+    leverage: float,
+) -> tuple[float, float, float]:
+    """The account part of an observation: exposure as a share of equity x leverage (the
+    unit of a target), unrealised PnL / equity, and the drawdown from the equity peak. The
+    ``rl_policy`` strategy builds its observations with this same function."""
+    exposure, upnl = 0.0, 0.0
+    if equity > 0 and position != 0.0:
+        exposure = position * contract_size * close / (equity * leverage)
+        sign = 1.0 if position > 0 else -1.0
+        upnl = unrealized_pnl(sign, abs(position) * contract_size, entry, close) / equity
+    drawdown = equity / peak - 1.0 if peak > 0 else 0.0
+    return min(max(exposure, -2.0), 2.0), min(max(upnl, -1.0), 1.0), drawdown
+
+
+@numba.njit(cache=True)
+def resolve_target(action: float, last: float, deadband: float) -> float:
+    """The target exposure an action asks for given the last one, or NaN for "no order":
+    NaN holds, :data:`HALVE` halves the last target, an unchanged target or a change inside
+    the dead band places nothing (exits always go through)."""
+    target = action
+    if action == HALVE:
+        target = last * 0.5 if last == last else 0.0
+    if target != target or target == last:
+        return math.nan
+    if last == last and target != 0.0 and abs(target - last) < deadband:
+        return math.nan
+    return target
+
+
+@numba.njit(cache=True)
+def write_observation(
+    state: np.ndarray,
+    i: int,
+    prices: np.ndarray,
+    features: np.ndarray,
+    spec: np.ndarray,
+    window: int,
+    out: np.ndarray,
+) -> None:
+    """Features of bars ``t - window + 1 .. t`` (row-major) and the account's position state."""
+    m, t = int(state[i, ST_MARKET]), int(state[i, ST_T])
+    n_features = features.shape[2]
+    k = 0
+    for w in range(t - window + 1, t + 1):
+        for f in range(n_features):
+            out[k] = features[m, w, f]
+            k += 1
+    exposure, upnl, drawdown = position_features(
+        state[i, ST_POS],
+        state[i, ST_ENTRY],
+        state[i, ST_EQUITY],
+        state[i, ST_PEAK],
+        prices[m, t, P_CLOSE],
+        spec[S_CS],
+        spec[S_LEV],
+    )
+    out[k], out[k + 1], out[k + 2] = exposure, upnl, drawdown
+
+
+@numba.njit(cache=True)
+def reset_account(
+    state: np.ndarray, i: int, market: int, start: int, end: int, config: np.ndarray
+) -> None:
+    """A fresh account of ``config[C_CAPITAL]`` on ``market`` whose first decision is at the
+    close of bar ``start`` and whose last bar is ``end``."""
+    state[i, :] = 0.0
+    capital = config[C_CAPITAL]
+    state[i, ST_MARKET], state[i, ST_T], state[i, ST_END] = market, start, end
+    state[i, ST_START] = start
+    state[i, ST_WALLET] = capital
+    state[i, ST_EQUITY] = capital
+    state[i, ST_PEAK] = capital
+    state[i, ST_DAY_START] = capital
+    state[i, ST_LIQ] = math.nan
+    state[i, ST_LAST_TARGET] = math.nan
+
+
+def _step_accounts(
+    state: np.ndarray,
+    actions: np.ndarray,
+    prices: np.ndarray,
+    features: np.ndarray,
+    spec: np.ndarray,
+    brackets: np.ndarray,
+    lim: np.ndarray,
+    config: np.ndarray,
+    obs: np.ndarray,
+    rewards: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+) -> None:
+    """One step of every account: decide at the close, play the next bar, reward, observe.
+    Accounts that end are left on their last bar; the caller resets them."""
+    window = int(config[C_WINDOW])
+    max_dd = config[C_MAX_DRAWDOWN]
+    for i in numba.prange(state.shape[0]):
+        if state[i, ST_T] >= state[i, ST_END]:  # stepped past its end: nothing left to play
+            rewards[i], terminated[i], truncated[i] = 0.0, False, True
+            continue
+        eq_before, peak_before = state[i, ST_EQUITY], state[i, ST_PEAK]
+        _decide(state, i, actions[i], prices, spec, brackets, lim, config)
+        liquidated = _advance(state, i, prices, spec, brackets)
+        rewards[i] = _reward(state, i, eq_before, peak_before, config)
+        eq, peak = state[i, ST_EQUITY], state[i, ST_PEAK]
+        terminated[i] = liquidated or eq <= 0.0 or (max_dd > 0 and eq <= peak * (1.0 - max_dd))
+        truncated[i] = (not terminated[i]) and state[i, ST_T] >= state[i, ST_END]
+        write_observation(state, i, prices, features, spec, window, obs[i])
+
+
+# One body, two compilations: serial for a handful of accounts (no thread start-up per call),
+# parallel over the accounts for the batch environments.
+def _renamed(func: FunctionType, name: str) -> FunctionType:
+    """A copy of ``func`` under another name: numba's on-disk cache is keyed by the name."""
+    copy = FunctionType(func.__code__, func.__globals__, name, func.__defaults__)
+    copy.__qualname__ = name
+    return copy
+
+
+step_accounts = numba.njit(cache=True)(_renamed(_step_accounts, "step_accounts"))
+step_accounts_parallel = numba.njit(cache=True, parallel=True)(
+    _renamed(_step_accounts, "step_accounts_parallel")
+)
+PARALLEL_FROM = 64  # accounts from which the parallel step pays off

@@ -1,0 +1,149 @@
+"""The ``rl_policy`` strategy: trades a perpetual with a registered reinforcement-learning
+policy, through the same order path as every strategy (risk chain, order manager, venue).
+
+At each bar's close it builds the observation the training environment builds (the same
+features and :func:`axis_ml.envs.core.position_features`), asks the policy for an action
+through :class:`axis_ml.serving.ModelClient` (Ray Serve when configured, in-process MLflow
+otherwise) and moves to the target exposure the action stands for, with the environment's own
+target rule (:func:`axis_ml.envs.core.resolve_target`). When the model cannot answer in time
+the client falls back to HOLD: no order, logged and counted.
+
+This module imports no torch, gymnasium or Ray at import time: the core registers the
+strategy whenever this module imports.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import Field
+
+from axis.domain.enums import MarketType
+from axis.strategies.base import BarView, Strategy, StrategyParams
+from axis_ml.envs.core import position_features, resolve_target
+from axis_ml.features import compute_features
+
+if TYPE_CHECKING:
+    from axis_ml.serving.client import ModelClient
+
+
+class RlPolicy(Strategy):
+    name = "rl_policy"
+    market_type = MarketType.LINEAR_PERPETUAL
+
+    class Params(StrategyParams):
+        model: str = Field(
+            "axis-rl-policy", description="registered model name, models:/ URI or model folder"
+        )
+        alias: str = Field("champion", description="registry alias when model is a name")
+        serve_url: str | None = Field(None, description="Ray Serve base URL; else in-process")
+        timeout_ms: float = Field(250.0, gt=0, description="per-request timeout")
+        deterministic: bool = True
+
+    params: Params
+
+    def __init__(self, params: StrategyParams | None = None) -> None:
+        super().__init__(params)
+        self._client: ModelClient | None = None
+        self._features = np.zeros((0, 0), dtype=np.float32)
+        self._window = 1
+        self._table: np.ndarray | None = None
+        self._deadband = 0.0
+        self._last_target = math.nan
+        self._peak = 0.0
+        self.decisions = 0
+        self.holds = 0
+
+    @property
+    def model_uri(self) -> str:
+        model = self.params.model
+        if model.startswith(("models:/", "runs:/", "/", ".", "file:")) or "/" in model:
+            return model
+        return f"models:/{model}@{self.params.alias}"
+
+    def client(self) -> ModelClient:
+        if self._client is None:
+            from axis_ml.serving.client import ModelClient
+
+            self._client = ModelClient(
+                serve_url=self.params.serve_url, timeout_s=self.params.timeout_ms / 1000.0
+            )
+        return self._client
+
+    def policy_metadata(self) -> dict[str, Any]:
+        """The policy's environment settings (window, actions, dead band), stored with it."""
+        return self.client().policy_metadata(self.model_uri)
+
+    def on_start(self) -> None:
+        meta = self.policy_metadata()
+        env = meta["env"]
+        self._window = int(env["window"])
+        self._deadband = float(env.get("deadband", 0.0))
+        table = meta.get("action_targets")
+        self._table = None if table is None else np.array(table, dtype=np.float64)
+        self._peak = self.equity
+        self._refresh_features()
+
+    def _refresh_features(self) -> None:
+        bars = self.data
+        rates = np.zeros(len(bars))
+        for index, rate in getattr(self.engine.venue, "funding", {}).items():
+            if index < len(rates):
+                rates[index] = rate
+        self._features = compute_features(bars, rates)
+
+    def observation(self, index: int) -> np.ndarray | None:
+        """The environment's observation after bar ``index`` closes, or None while the
+        feature window is not yet full."""
+        from axis_ml.features import WARMUP
+
+        if index < WARMUP + self._window - 1:
+            return None
+        if index >= len(self._features):
+            self._refresh_features()  # a live feed has grown since the last computation
+        engine = self.engine
+        position = engine.position()
+        equity = self.equity
+        self._peak = max(self._peak, equity)
+        account = position_features(
+            position.quantity,
+            position.avg_entry,
+            equity,
+            self._peak,
+            float(self.data.close[index]),
+            self.engine.instrument.contract_size,
+            position.leverage,
+        )
+        window = self._features[index - self._window + 1 : index + 1].ravel()
+        return np.concatenate([window, np.array(account, dtype=np.float32)]).astype(np.float32)
+
+    def act(self, observation: np.ndarray) -> float:
+        """The policy's raw action (a discrete index or a continuous exposure), NaN on HOLD."""
+        return self.client().policy_action(
+            self.model_uri, observation, deterministic=self.params.deterministic
+        )
+
+    def on_bar(self, bar: BarView) -> None:
+        self._peak = max(self._peak, self.equity)
+        obs = self.observation(bar.index)
+        if obs is None:
+            return
+        action = self.act(obs)
+        self.decisions += 1
+        if action != action:
+            self.holds += 1
+            return
+        if self._table is not None:
+            wanted = float(self._table[int(action)])
+        else:
+            wanted = min(max(float(action), -1.0), 1.0)
+        target = resolve_target(wanted, self._last_target, self._deadband)
+        if target != target:
+            return
+        self._last_target = target
+        self.target_exposure(target)
+
+    def stats(self) -> dict[str, Any]:
+        return {"decisions": self.decisions, "holds": self.holds}
