@@ -46,7 +46,6 @@ class RLTrainConfig(BaseModel):
     bootstrap_paths: int = Field(0, ge=0, description="extra block-bootstrapped training paths")
     checkpoint_every: int = Field(0, ge=0, description="timesteps between checkpoints; 0 = end")
     device: str = "auto"
-    torch_env: bool = Field(False, description="step the environment in torch (GPU if any)")
     registered_name: str | None = "axis-rl-policy"
     out_dir: Path = Path("models/rl")
 
@@ -141,15 +140,9 @@ def split_markets(config: RLTrainConfig) -> tuple[TradingMarket, TradingMarket]:
 def make_vec_env(market: TradingMarket, config: RLTrainConfig, seed: int) -> Any:
     from axis_ml.envs.sb3 import BatchVecEnv
 
-    if config.torch_env:
-        from axis_ml.envs.torch_batch import TorchBatchTradingEnv
+    from axis_ml.envs.trading import BatchTradingEnv
 
-        batch: Any = TorchBatchTradingEnv(config.n_envs, market=market, seed=seed)
-    else:
-        from axis_ml.envs.trading import BatchTradingEnv
-
-        batch = BatchTradingEnv(config.n_envs, market=market, seed=seed)
-    vec = BatchVecEnv(batch)
+    vec = BatchVecEnv(BatchTradingEnv(config.n_envs, market=market, seed=seed))
     vec.seed(seed)
     return vec
 

@@ -44,8 +44,10 @@ def tracking_uri() -> str:
 
 
 def artifact_location(name: str) -> str | None:
-    """Local artifact folder for an experiment when tracking locally (None: server decides)."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    """Local artifact folder of an experiment when the store is local (a SQLite file or
+    none given); None lets a tracking server decide."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if uri and not uri.startswith(("sqlite:", "file:")):
         return None
     folder = Path(os.environ.get("AXIS_MLFLOW_DIR", DEFAULT_DIR)).resolve() / "artifacts" / name
     return folder.as_uri()
@@ -93,7 +95,8 @@ class AxisModel(PythonModel):  # type: ignore[misc]
             with open(path, "rb") as handle:
                 self.predictor = pickle.load(handle)
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: Any = None) -> Any:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        # (untyped on purpose: MLflow reads type hints as a schema)
         if self.predictor is None:
             raise RuntimeError("model context was not loaded")
         return self.predictor.predict_frame(model_input)

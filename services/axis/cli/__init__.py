@@ -6,6 +6,7 @@ nothing written; a bug still shows its traceback (exit 1), because hiding it hel
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Market data: bundled samples and exchange downloads.")
 app.add_typer(data_app, name="data")
+app.add_typer(importlib.import_module("axis_ml.cli").app, name="ml")
 
 console = Console()
 errors = Console(stderr=True)

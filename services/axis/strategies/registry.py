@@ -14,12 +14,30 @@ BUILTIN: dict[str, type[Strategy]] = {
 }
 
 
+# Built-ins that live in optional extras, registered whenever they import (rl_policy needs
+# the ML package; its heavy libraries load only when it runs).
+OPTIONAL: dict[str, str] = {"rl_policy": "axis_ml.strategies:RlPolicy"}
+
+
+def _register_optional() -> None:
+    for name, path in OPTIONAL.items():
+        if name in BUILTIN:
+            continue
+        module_name, _, attr = path.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):  # not installed, or mid-import right now
+            continue
+        BUILTIN[name] = cls
+
+
 class StrategyNotFound(LookupError):
     pass
 
 
 def resolve_strategy(name: str) -> type[Strategy]:
     """A built-in by name, or any Strategy subclass by ``module:Class`` import path."""
+    _register_optional()
     if name in BUILTIN:
         return BUILTIN[name]
     if ":" not in name:
@@ -34,3 +52,6 @@ def resolve_strategy(name: str) -> type[Strategy]:
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise StrategyNotFound(f"{name!r} is not a Strategy subclass")
     return cls
+
+
+_register_optional()

@@ -142,3 +142,25 @@ def test_env_liquidation_and_real_funding_match_the_venue() -> None:
     assert env.summary()["liquidations"] >= 1
     n = len(env_eq)
     np.testing.assert_allclose(env_eq, engine_eq[:n], rtol=1e-9)
+
+
+def test_registered_with_gymnasium_single_and_vector() -> None:
+    import gymnasium as gym
+
+    from axis_ml.envs import ENV_ID, register_envs
+
+    register_envs()
+    config = EnvConfig(window=4, episode_length=64)
+    env = gym.make(ENV_ID, config=config)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (config.observation_size,)
+    vec = gym.make_vec(ENV_ID, num_envs=8, vectorization_mode="vector_entry_point", config=config)
+    obs, _ = vec.reset(seed=0)
+    assert obs.shape == (8, config.observation_size)
+    ended = False
+    for _ in range(70):  # every account reaches its episode end once
+        obs, rewards, terminated, truncated, infos = vec.step(vec.action_space.sample())
+        if (terminated | truncated).any():
+            ended = True
+            assert infos["_final_obs"].any()
+    assert ended

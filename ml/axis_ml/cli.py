@@ -1,0 +1,223 @@
+"""``axis ml``: train, evaluate, promote and serve models.
+
+Heavy libraries are imported inside the commands, so ``axis --help`` stays fast and works on
+an install without the ``ml`` extra (the commands then say what to install).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from axis.config import ConfigError
+
+app = typer.Typer(help="ML platform: train, evaluate, promote and serve models.")
+console = Console()
+
+
+def _need_ml() -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "stable_baselines3", "mlflow") if not importlib.util.find_spec(m)]
+    if missing:
+        raise ConfigError(
+            f"the ml extra is not installed ({', '.join(missing)}): pip install 'axis-trading[ml]'"
+        )
+
+
+def _tracking(uri: str | None) -> None:
+    if uri:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+
+
+def _recorder() -> Any:
+    from axis_ml.registry import JsonlJobRecorder
+    from axis_ml.registry.tracking import DEFAULT_DIR
+
+    folder = Path(os.environ.get("AXIS_MLFLOW_DIR", DEFAULT_DIR))
+    return JsonlJobRecorder(folder / "training_jobs.jsonl")
+
+
+TrackingOption = Annotated[
+    str | None, typer.Option("--tracking-uri", help="MLflow server URL (default: local store)")
+]
+
+
+@app.command("train-rl")
+def train_rl(
+    config: Annotated[Path, typer.Option(help="YAML file of an RLTrainConfig")],
+    timesteps: Annotated[int | None, typer.Option(help="override total_timesteps")] = None,
+    seed: Annotated[list[int] | None, typer.Option(help="override the seeds")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train an RL policy (PPO, A2C, SAC, RecurrentPPO), evaluate it out of sample against
+    baselines, log to MLflow and register the best seed."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from pydantic import ValidationError
+
+    from axis_ml.models.rl import load_config, train_rl
+
+    try:
+        cfg = load_config(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"{config}: {where}: {first['msg']}") from None
+    updates: dict[str, Any] = {}
+    if timesteps is not None:
+        updates["total_timesteps"] = timesteps
+    if seed:
+        updates["seeds"] = list(seed)
+    if updates:
+        cfg = cfg.model_validate({**cfg.model_dump(), **updates})
+    result = train_rl(cfg, recorder=_recorder())
+    table = Table(title=f"{cfg.algo} · {cfg.env.symbol} · out-of-sample")
+    for column in ("run", "total_return", "sharpe", "max_drawdown"):
+        table.add_column(column)
+    for name, metrics in result.evaluations.items():
+        table.add_row(
+            name,
+            f"{metrics.get('total_return', 0.0):.2%}",
+            f"{metrics.get('sharpe', 0.0):.2f}",
+            f"{metrics.get('max_drawdown', 0.0):.2%}",
+        )
+    console.print(table)
+    name = cfg.registered_name or "(not registered)"
+    console.print(f"best seed {result.best_seed}: {name} version {result.registered_version}")
+    console.print(f"policy saved to {result.model_path}")
+
+
+@app.command("train-regime")
+def train_regime(
+    kind: Annotated[str, typer.Option(help="rule, hmm or markov")] = "hmm",
+    symbol: Annotated[str, typer.Option()] = "BTC/USDT",
+    timeframe: Annotated[str, typer.Option()] = "5m",
+    name: Annotated[str, typer.Option(help="registered model name")] = "axis-regime",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Fit a regime classifier on bundled data, log it to MLflow and register it."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from axis_ml.training import train_regime as fit
+
+    version, result = fit(kind, symbol, timeframe, name, recorder=_recorder())
+    console.print(f"{name} version {version}: last bar {json.dumps(result, default=str)}")
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[str, typer.Argument(help="model version")],
+    alias: Annotated[str, typer.Option(help="champion, challenger, ...")] = "champion",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Point NAME@ALIAS at VERSION."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    from axis_ml.registry import configure
+    from axis_ml.registry import promote as set_alias
+
+    configure()
+    try:
+        set_alias(name, version, alias)
+    except MlflowException as exc:
+        raise ConfigError(f"cannot promote {name} version {version}: {exc.message}") from None
+    console.print(f"{name}@{alias} → version {version}")
+
+
+@app.command()
+def serve(
+    policy: Annotated[str | None, typer.Option(help="policy model URI")] = None,
+    regime: Annotated[str | None, typer.Option(help="regime model URI")] = None,
+    forecast: Annotated[str | None, typer.Option(help="default forecaster name")] = None,
+    config: Annotated[Path | None, typer.Option(help="ServeSettings YAML")] = None,
+    port: Annotated[int, typer.Option()] = 8000,
+    write_config: Annotated[
+        Path | None, typer.Option(help="write the Serve config file and exit")
+    ] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Run the Ray Serve applications locally (or write the Serve config the RayService
+    embeds)."""
+    _tracking(tracking_uri)
+    import yaml
+
+    from axis_ml.serving.config import AppSettings, ServeSettings, serve_config
+
+    if config is not None:
+        settings = ServeSettings.model_validate(yaml.safe_load(config.read_text()) or {})
+    else:
+        settings = ServeSettings(
+            port=port,
+            policy=AppSettings(model=policy) if policy else None,
+            regime=AppSettings(model=regime) if regime else None,
+            forecast=AppSettings(model=forecast) if forecast else None,
+        )
+    if not (settings.policy or settings.regime or settings.forecast):
+        raise ConfigError("serve: give at least one of --policy, --regime, --forecast or --config")
+    if write_config is not None:
+        write_config.write_text(yaml.safe_dump(serve_config(settings), sort_keys=False))
+        console.print(f"wrote {write_config}")
+        return
+    _need_ml()
+    import time
+
+    from axis_ml.serving.config import run_locally
+
+    os.environ.setdefault("MLFLOW_TRACKING_URI", _local_uri())
+    names = run_locally(settings)
+    console.print(f"serving {', '.join(names)} on http://127.0.0.1:{settings.port}")
+    console.print(f"export AXIS_SERVE_URL=http://127.0.0.1:{settings.port}")
+    while True:
+        time.sleep(3600)
+
+
+def _local_uri() -> str:
+    from axis_ml.registry.tracking import tracking_uri
+
+    return tracking_uri()
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option(help="policy URI, e.g. models:/axis-rl-policy@champion")],
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/ml-evaluation"),
+    folds: Annotated[int, typer.Option(help="walk-forward test windows")] = 4,
+    seeds: Annotated[int, typer.Option(help="seeds of the random baseline")] = 3,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Walk-forward evaluation of a registered policy with baselines and the deflated
+    Sharpe ratio; writes report.json and equity.png and logs them to MLflow."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from axis_ml.training import evaluate_policy
+
+    path = evaluate_policy(model, out, folds=folds, seeds=seeds)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def jobs() -> None:
+    """Training jobs recorded on this machine."""
+    table = Table(title="training jobs")
+    for column in ("job", "kind", "model", "status", "version", "started"):
+        table.add_column(column)
+    for job in _recorder().jobs():
+        table.add_row(
+            job.job_id[:8],
+            job.kind,
+            job.model_name,
+            job.status,
+            job.model_version or "",
+            job.started_at[:19],
+        )
+    console.print(table)

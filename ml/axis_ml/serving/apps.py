@@ -1,0 +1,106 @@
+"""Ray Serve applications for the regime classifier, the forecaster and the RL policy.
+
+Each loads ``models:/NAME@champion`` (or any MLflow URI) in its replicas. Requests are
+batched with ``@serve.batch``; the forecaster multiplexes per-symbol models by model id
+(header ``serve_multiplexed_model_id`` = a registered model name, loaded at its alias).
+Replica resources (``num_cpus``, ``num_gpus``) and autoscaling come from the Serve config
+file (:mod:`axis_ml.serving.config`), which the chart's RayService embeds.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ray import serve
+from starlette.requests import Request
+
+
+def _configure() -> None:
+    from axis_ml.registry.tracking import configure
+
+    configure(os.environ.get("MLFLOW_TRACKING_URI"))
+
+
+@serve.deployment
+class RegimeService:
+    def __init__(self, model_uri: str) -> None:
+        from axis_ml.registry.tracking import load_model
+
+        _configure()
+        self.model = load_model(model_uri)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def classify(self, frames: list[pd.DataFrame]) -> list[dict[str, Any]]:
+        return [dict(self.model.predict(frame).iloc[0].to_dict()) for frame in frames]
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        body = await request.json()
+        return await self.classify(pd.DataFrame(body["bars"]))
+
+
+@serve.deployment
+class PolicyService:
+    def __init__(self, model_uri: str) -> None:
+        from axis_ml.registry.tracking import load_model, model_metadata
+
+        _configure()
+        self.model = load_model(model_uri)
+        self.metadata = model_metadata(model_uri)
+
+    @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.002)
+    async def act(self, rows: list[np.ndarray]) -> list[list[float]]:
+        from axis_ml.registry.tracking import as_frame
+
+        sizes = [len(r) for r in rows]
+        actions = np.asarray(self.model.predict(as_frame(np.vstack(rows), "obs")), dtype=float)
+        out, k = [], 0
+        for size in sizes:
+            out.append(actions[k : k + size].tolist())
+            k += size
+        return out
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        if request.method == "GET":
+            return self.metadata
+        body = await request.json()
+        rows = np.asarray(body["observations"], dtype=np.float32)
+        return {"actions": await self.act(rows)}
+
+
+@serve.deployment
+class ForecastService:
+    def __init__(self, default_model: str, alias: str = "champion") -> None:
+        _configure()
+        self.default_model = default_model
+        self.alias = alias
+
+    @serve.multiplexed(max_num_models_per_replica=8)
+    async def get_model(self, model_id: str) -> Any:
+        from axis_ml.registry.tracking import load_model
+
+        uri = model_id if model_id.startswith("models:/") else f"models:/{model_id}@{self.alias}"
+        return load_model(uri)
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        from axis_ml.registry.tracking import as_frame
+
+        body = await request.json()
+        model_id = serve.get_multiplexed_model_id() or self.default_model
+        model = await self.get_model(model_id)
+        rows = np.asarray(body["features"], dtype=np.float32)
+        return {"probability_up": np.asarray(model.predict(as_frame(rows, "f"))).tolist()}
+
+
+def regime_app(args: dict[str, Any]) -> Any:
+    return RegimeService.bind(args["model_uri"])
+
+
+def policy_app(args: dict[str, Any]) -> Any:
+    return PolicyService.bind(args["model_uri"])
+
+
+def forecast_app(args: dict[str, Any]) -> Any:
+    return ForecastService.bind(args["default_model"], args.get("alias", "champion"))

@@ -1,0 +1,141 @@
+"""The one client strategies and the worker use to reach models.
+
+- With a Serve URL (``serve_url`` or env ``AXIS_SERVE_URL``): HTTP to the Ray Serve
+  applications (``/regime``, ``/forecast``, ``/policy``), with a timeout.
+- Without one: the same MLflow model loaded in-process (``models:/NAME@champion``).
+
+Fail closed: when the model cannot answer (timeout, HTTP error, missing model) the client
+falls back — the rule-based regime classifier for regimes, HOLD for forecasts and policies —
+and the fallback is logged and counted (:data:`FALLBACKS`, by kind and reason).
+
+No torch, Ray or MLflow is imported at module import: the core imports this module on
+installs without the ``ml`` extra.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import structlog
+
+log = structlog.get_logger("axis.ml.client")
+
+FALLBACKS: Counter[tuple[str, str]] = Counter()
+_LOCK = threading.Lock()
+
+
+def _count(kind: str, reason: str, error: BaseException | None = None) -> None:
+    with _LOCK:
+        FALLBACKS[(kind, reason)] += 1
+    log.warning("model_fallback", kind=kind, reason=reason, error=str(error) if error else None)
+
+
+class ModelClient:
+    def __init__(
+        self,
+        serve_url: str | None = None,
+        *,
+        timeout_s: float = 0.25,
+        tracking_uri: str | None = None,
+    ) -> None:
+        self.serve_url = (serve_url or os.environ.get("AXIS_SERVE_URL") or "").rstrip("/") or None
+        self.timeout_s = timeout_s
+        self.tracking_uri = tracking_uri
+        self._http: Any = None
+        self.latencies_ms: list[float] = []
+
+    # -- transport ----------------------------------------------------------------------------
+    def _post(self, route: str, payload: dict[str, Any], model_id: str | None = None) -> Any:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout_s)
+        headers = {"serve_multiplexed_model_id": model_id} if model_id else {}
+        started = time.perf_counter()
+        response = self._http.post(f"{self.serve_url}/{route}", json=payload, headers=headers)
+        response.raise_for_status()
+        self.latencies_ms.append((time.perf_counter() - started) * 1000.0)
+        return response.json()
+
+    def _get(self, route: str) -> Any:
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout_s)
+        response = self._http.get(f"{self.serve_url}/{route}")
+        response.raise_for_status()
+        return response.json()
+
+    def _local(self, uri: str) -> Any:
+        from axis_ml.registry.tracking import configure, load_model
+
+        if self.tracking_uri is not None or uri.startswith("models:/"):
+            configure(self.tracking_uri)
+        return load_model(uri)
+
+    # -- regimes ------------------------------------------------------------------------------
+    def regime(self, bars: Any, model_uri: str | None = None) -> dict[str, Any]:
+        """The regime of the last bar of ``bars`` (an :class:`axis.data.Bars` history)."""
+        from axis_ml.models.regime import RuleRegime, bars_frame
+
+        frame = bars_frame(bars)
+        try:
+            if self.serve_url:
+                records = frame.to_dict(orient="list")
+                return dict(self._post("regime", {"bars": records}))
+            if model_uri is None:
+                raise LookupError("no regime model configured")
+            result = self._local(model_uri).predict(frame)
+            return dict(result.iloc[0].to_dict())
+        except Exception as exc:
+            _count("regime", type(exc).__name__, exc)
+            fallback = RuleRegime().classify(bars).to_dict()
+            fallback["fallback"] = True
+            return fallback
+
+    # -- forecasts ----------------------------------------------------------------------------
+    def forecast(self, model_uri: str, features: np.ndarray, model_id: str | None = None) -> float:
+        """Probability that the next period's return is positive; 0.5 (no view, HOLD) on
+        fallback."""
+        row = np.asarray(features, dtype=np.float32).reshape(1, -1)
+        try:
+            if self.serve_url:
+                body = self._post("forecast", {"features": row.tolist()}, model_id)
+                return float(body["probability_up"][0])
+            from axis_ml.registry.tracking import as_frame
+
+            return float(np.asarray(self._local(model_uri).predict(as_frame(row, "f")))[0])
+        except Exception as exc:
+            _count("forecast", type(exc).__name__, exc)
+            return 0.5
+
+    # -- policies -----------------------------------------------------------------------------
+    def policy_action(
+        self, model_uri: str, observation: np.ndarray, *, deterministic: bool = True
+    ) -> float:
+        """The policy's action for one observation; NaN (HOLD: no order) on fallback."""
+        row = np.asarray(observation, dtype=np.float32).reshape(1, -1)
+        try:
+            if self.serve_url:
+                return float(self._post("policy", {"observations": row.tolist()})["actions"][0])
+            from axis_ml.registry.tracking import as_frame
+
+            return float(np.asarray(self._local(model_uri).predict(as_frame(row, "obs")))[0])
+        except Exception as exc:
+            _count("policy", type(exc).__name__, exc)
+            return math.nan
+
+    def policy_metadata(self, model_uri: str) -> dict[str, Any]:
+        """The policy's environment settings; from Serve when configured, else MLflow."""
+        if self.serve_url:
+            return dict(self._get("policy"))
+        from axis_ml.registry.tracking import model_metadata
+
+        self._local(model_uri)
+        return model_metadata(model_uri)
