@@ -32,8 +32,9 @@ format: $(STAMP)
 	$(BIN)/ruff format services operator ml tests bench
 	$(BIN)/ruff check --fix services operator ml tests bench
 
-bench: $(STAMP)  ## 1M-bar benchmark against vectorbt and backtesting.py
+bench: $(STAMP)  ## 1M-bar backtest vs vectorbt/backtesting.py; ML env and serving benchmark
 	$(BIN)/python bench/backtest_bench.py
+	$(BIN)/python bench/ml_bench.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

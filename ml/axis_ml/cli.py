@@ -24,7 +24,9 @@ console = Console()
 def _need_ml() -> None:
     import importlib.util
 
-    missing = [m for m in ("torch", "stable_baselines3", "mlflow") if not importlib.util.find_spec(m)]
+    missing = [
+        m for m in ("torch", "stable_baselines3", "mlflow") if not importlib.util.find_spec(m)
+    ]
     if missing:
         raise ConfigError(
             f"the ml extra is not installed ({', '.join(missing)}): pip install 'axis-trading[ml]'"

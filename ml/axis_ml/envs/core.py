@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from types import FunctionType
+from typing import Any
 
 import numba
 import numpy as np
@@ -393,7 +394,7 @@ def _step_accounts(
 
 # One body, two compilations: serial for a handful of accounts (no thread start-up per call),
 # parallel over the accounts for the batch environments.
-def _renamed(func: FunctionType, name: str) -> FunctionType:
+def _renamed(func: Any, name: str) -> FunctionType:
     """A copy of ``func`` under another name: numba's on-disk cache is keyed by the name."""
     copy = FunctionType(func.__code__, func.__globals__, name, func.__defaults__)
     copy.__qualname__ = name

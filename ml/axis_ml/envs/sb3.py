@@ -54,7 +54,7 @@ class BatchVecEnv(VecEnv):
         return None
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self.batch, attr_name)] * len(self._get_indices(indices))
+        return [getattr(self.batch, attr_name)] * len(list(self._get_indices(indices)))
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         setattr(self.batch, attr_name, value)
@@ -63,10 +63,10 @@ class BatchVecEnv(VecEnv):
         self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any
     ) -> list[Any]:
         result = getattr(self.batch, method_name)(*method_args, **kwargs)
-        return [result] * len(self._get_indices(indices))
+        return [result] * len(list(self._get_indices(indices)))
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False] * len(self._get_indices(indices))
+        return [False] * len(list(self._get_indices(indices)))
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         return [None] * self.num_envs

@@ -157,7 +157,9 @@ class RuleRegime(RegimeClassifier):
         self.ma_period = ma_period
 
     def probabilities(self, bars: Bars, ev: pd.DataFrame) -> np.ndarray:
-        regime = trend_regime(bars.close, bars.high, bars.low, self.ma_period, 14, self.adx_threshold)
+        regime = trend_regime(
+            bars.close, bars.high, bars.low, self.ma_period, 14, self.adx_threshold
+        )
         strength = np.nan_to_num(ev["adx"].to_numpy(), nan=0.0)
         conf = np.clip(0.5 + (strength - self.adx_threshold) / 50.0, 0.34, 1.0)
         probs = np.zeros((len(regime), 3))
@@ -286,7 +288,9 @@ def make_classifier(kind: str, **kwargs: Any) -> RegimeClassifier:
     try:
         return CLASSIFIERS[kind](**kwargs)
     except KeyError:
-        raise ValueError(f"unknown regime classifier {kind!r}; use one of {sorted(CLASSIFIERS)}") from None
+        raise ValueError(
+            f"unknown regime classifier {kind!r}; use one of {sorted(CLASSIFIERS)}"
+        ) from None
 
 
 def bars_frame(bars: Bars) -> pd.DataFrame:

@@ -139,7 +139,6 @@ def split_markets(config: RLTrainConfig) -> tuple[TradingMarket, TradingMarket]:
 
 def make_vec_env(market: TradingMarket, config: RLTrainConfig, seed: int) -> Any:
     from axis_ml.envs.sb3 import BatchVecEnv
-
     from axis_ml.envs.trading import BatchTradingEnv
 
     vec = BatchVecEnv(BatchTradingEnv(config.n_envs, market=market, seed=seed))
@@ -314,7 +313,7 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
                 log_equity_plot(curves, "equity_test.png", title="out-of-sample equity")
                 scores[seed] = result.metrics.get("sharpe", -math.inf)
                 evaluations[f"seed{seed}"] = result.metrics
-        best = max(scores, key=lambda s: (scores[s] if math.isfinite(scores[s]) else -1e9))
+        best = max(scores, key=lambda s: scores[s] if math.isfinite(scores[s]) else -1e9)
         predictor = PolicyPredictor.load(paths[best])
         example = as_frame(np.zeros((2, config.env.observation_size)), "obs")
         version = None

@@ -77,7 +77,7 @@ def pinned_requirements(kind: str) -> list[str]:
     return out
 
 
-class AxisModel(PythonModel):  # type: ignore[misc]
+class AxisModel(PythonModel):
     """The pyfunc of every AXIS model: the artifact ``model`` holds a pickled predictor
     (or, for RL policies, the SB3 zip read by :class:`axis_ml.models.rl.PolicyPredictor`)."""
 

@@ -95,12 +95,18 @@ class ForecastService:
 
 
 def regime_app(args: dict[str, Any]) -> Any:
-    return RegimeService.bind(args["model_uri"])
+    return RegimeService.bind(  # type: ignore[attr-defined]
+        args["model_uri"]
+    )
 
 
 def policy_app(args: dict[str, Any]) -> Any:
-    return PolicyService.bind(args["model_uri"])
+    return PolicyService.bind(  # type: ignore[attr-defined]
+        args["model_uri"]
+    )
 
 
 def forecast_app(args: dict[str, Any]) -> Any:
-    return ForecastService.bind(args["default_model"], args.get("alias", "champion"))
+    return ForecastService.bind(  # type: ignore[attr-defined]
+        args["default_model"], args.get("alias", "champion")
+    )

@@ -78,7 +78,7 @@ def run_locally(settings: ServeSettings) -> list[str]:
 
     from axis_ml.serving import apps
 
-    classes = {
+    classes: dict[str, Any] = {
         "regime": apps.RegimeService,
         "policy": apps.PolicyService,
         "forecast": apps.ForecastService,

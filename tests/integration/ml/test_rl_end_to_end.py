@@ -51,7 +51,9 @@ env:
     return {"folder": folder}
 
 
-def test_training_logged_runs_checkpoints_and_a_registered_model(trained: dict[str, object]) -> None:
+def test_training_logged_runs_checkpoints_and_a_registered_model(
+    trained: dict[str, object],
+) -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
@@ -79,8 +81,19 @@ def test_rl_policy_backtests_in_process(trained: dict[str, object], tmp_path: Pa
     before = sum(FALLBACKS.values())
     out = tmp_path / "bt"
     code = _cli(
-        ["backtest", "--strategy", "rl_policy", "--symbol", "BTC/USDT", "--leverage", "3",
-         "--end", "2023-01-20", "--out", str(out)]
+        [
+            "backtest",
+            "--strategy",
+            "rl_policy",
+            "--symbol",
+            "BTC/USDT",
+            "--leverage",
+            "3",
+            "--end",
+            "2023-01-20",
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0
     result = json.loads((out / "result.json").read_text())
@@ -117,11 +130,32 @@ def test_serve_and_in_process_give_the_same_actions(served: str) -> None:
 
 
 def test_backtest_through_serve_matches_in_process(served: str, tmp_path: Path) -> None:
-    common = ["backtest", "--strategy", "rl_policy", "--symbol", "BTC/USDT", "--leverage", "3",
-              "--end", "2023-01-08"]
+    common = [
+        "backtest",
+        "--strategy",
+        "rl_policy",
+        "--symbol",
+        "BTC/USDT",
+        "--leverage",
+        "3",
+        "--end",
+        "2023-01-08",
+    ]
     assert _cli([*common, "--out", str(tmp_path / "local")]) == 0
-    assert _cli([*common, "--param", f"serve_url={served}", "--param", "timeout_ms=5000",
-                 "--out", str(tmp_path / "served")]) == 0
+    assert (
+        _cli(
+            [
+                *common,
+                "--param",
+                f"serve_url={served}",
+                "--param",
+                "timeout_ms=5000",
+                "--out",
+                str(tmp_path / "served"),
+            ]
+        )
+        == 0
+    )
     local = json.loads((tmp_path / "local" / "result.json").read_text())
     remote = json.loads((tmp_path / "served" / "result.json").read_text())
     assert local["trades_sha256"] == remote["trades_sha256"]
@@ -138,6 +172,8 @@ def test_unreachable_serve_falls_back_to_hold_and_counts(trained: dict[str, obje
     assert FALLBACKS[("policy", "ConnectError")] == before + 1
 
 
-def test_promote_unknown_version_is_a_clear_error(trained: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+def test_promote_unknown_version_is_a_clear_error(
+    trained: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _cli(["ml", "promote", POLICY, "99"]) == 2
     assert "cannot promote" in capsys.readouterr().err

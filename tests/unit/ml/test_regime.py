@@ -41,7 +41,8 @@ def test_result_carries_the_evidence(bars) -> None:  # type: ignore[no-untyped-d
         "trend_strength",
     }
     assert d["volatility_regime"] in ("high", "low")
-    assert 0 <= d["rsi"] <= 100 and 0 <= d["adx"] <= 100
+    assert 0 <= d["rsi"] <= 100
+    assert 0 <= d["adx"] <= 100
     close = bars.close
     assert d["price_vs_ma50"] == pytest.approx(close[-1] / np.mean(close[-50:]) - 1, rel=1e-6)
 
