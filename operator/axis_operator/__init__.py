@@ -1,5 +1,6 @@
-"""The AXIS Kubernetes operator (kopf): TradingStrategy and ExchangeConnector resources.
+"""The AXIS Kubernetes operator: CRDs generated from the spec models, pure render functions
+(spec → child manifests) and the kopf handlers that apply them and keep status current."""
 
-Its handlers and render functions arrive with the operator issue; the package exists now so
-the source root and the distribution's layout are fixed from the first commit.
-"""
+GROUP = "trading.axis.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"

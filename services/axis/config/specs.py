@@ -33,6 +33,8 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # Kubernetes resource quantities, e.g. 250m, 1, 512Mi, 2Gi.
 QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 HOST_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+# A container image reference: [registry/]repository[:tag][@digest].
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/:-]{0,254}(@sha256:[a-f0-9]{64})?$"
 
 
 class SpecModel(BaseModel):
@@ -181,6 +183,15 @@ class TradingStrategySpec(SpecModel):
     models: list[ModelRef] = Field(default_factory=list, max_length=16)
     paused: bool = False
     on_delete: OnDelete = OnDelete.FLATTEN
+    drain_timeout_seconds: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="how long deletion waits for the worker to stop opening risk (and flatten)",
+    )
+    image: str | None = Field(
+        None, pattern=IMAGE_PATTERN, description="worker image; the operator's image if unset"
+    )
     resources: Resources = Field(default_factory=Resources)
 
     @field_validator("symbols")
@@ -295,6 +306,9 @@ class ExchangeConnectorSpec(SpecModel):
     )
     alternate_hosts: list[str] = Field(default_factory=list, max_length=8)
     mesh: MeshSpec = Field(default_factory=MeshSpec)
+    image: str | None = Field(
+        None, pattern=IMAGE_PATTERN, description="gateway image; the operator's image if unset"
+    )
     resources: Resources = Field(default_factory=Resources)
 
     @field_validator("alternate_hosts")
