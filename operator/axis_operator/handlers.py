@@ -173,12 +173,12 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         state, drain, error = await drain_then(owner.name, owner.namespace, flatten)
         available = ((deployment or {}).get("status") or {}).get("availableReplicas", 0)
         if state == "done":
-            kopf.info(body, reason="Drained",
+            kopf.event(body, type="Normal", reason="Drained",
                       message=f"worker drained ({'flattened' if flatten else 'positions kept'}; "
                               f"{(drain or {}).get('openPositions', 0)} open positions)")  # fmt: skip
             return
         if state == "unreachable" and not available:
-            kopf.info(body, reason="WorkerNotRunning", message=f"nothing to drain: {error}")
+            kopf.event(body, type="Normal", reason="WorkerNotRunning", message=f"nothing to drain: {error}")
             return
         if runtime.total_seconds() >= model.drain_timeout_seconds:
             message = (

@@ -116,7 +116,7 @@ class Cluster:
         assert self.emulator is not None
         return sum(
             1
-            for request in list(self.emulator.requests)
+            for request in list(self.emulator._requests)  # kmock keeps every request it served
             if request.method.value.upper() == method and path_part in str(request.url)
         )
 
