@@ -159,7 +159,9 @@ def _factory_defaults(model: type[BaseModel]) -> dict[str, Any]:
     return defaults
 
 
-def structural(node: Schema, defs: dict[str, Schema], model: type[BaseModel] | None = None) -> Schema:
+def structural(
+    node: Schema, defs: dict[str, Schema], model: type[BaseModel] | None = None
+) -> Schema:
     """One pydantic JSON-schema node → a Kubernetes structural schema node."""
     node = dict(node)
     if "$ref" in node:
@@ -209,9 +211,25 @@ def _merge(target: Schema, extra: Schema) -> None:
             target[key] = copy.deepcopy(value)
 
 
-_KEY_ORDER = ["description", "type", "format", "enum", "default", "pattern", "minLength",
-              "maxLength", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum",
-              "minItems", "maxItems", "required", "properties", "items"]  # fmt: skip
+_KEY_ORDER = [
+    "description",
+    "type",
+    "format",
+    "enum",
+    "default",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "required",
+    "properties",
+    "items",
+]
 
 
 def _clean_default(node: Schema) -> Schema:
@@ -253,8 +271,16 @@ def _condition_schema() -> Schema:
     }
 
 
-STRATEGY_PHASES = ["Pending", "Starting", "Running", "Paused", "Draining", "Drained", "Halted",
-                   "Degraded"]  # fmt: skip
+STRATEGY_PHASES = [
+    "Pending",
+    "Starting",
+    "Running",
+    "Paused",
+    "Draining",
+    "Drained",
+    "Halted",
+    "Degraded",
+]
 CONNECTOR_PHASES = ["Pending", "Ready", "Degraded"]
 
 
@@ -349,8 +375,12 @@ TRADING_STRATEGY = CustomKind(
         {"name": "Equity", "type": "number", "jsonPath": ".status.equity"},
         {"name": "Ready", "type": "string", "jsonPath": _READY},
         {"name": "Strategy", "type": "string", "jsonPath": ".spec.strategy", "priority": 1},
-        {"name": "Positions", "type": "integer", "jsonPath": ".status.openPositions",
-         "priority": 1},  # fmt: skip
+        {
+            "name": "Positions",
+            "type": "integer",
+            "jsonPath": ".status.openPositions",
+            "priority": 1,
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ],
 )

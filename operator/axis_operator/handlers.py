@@ -29,8 +29,8 @@ from axis_operator.status import (
     strategy_status,
 )
 
-STRATEGIES = {"group": GROUP, "version": VERSION, "plural": "tradingstrategies"}
-CONNECTORS = {"group": GROUP, "version": VERSION, "plural": "exchangeconnectors"}
+STRATEGIES = (GROUP, VERSION, "tradingstrategies")
+CONNECTORS = (GROUP, VERSION, "exchangeconnectors")
 FINALIZER = f"{GROUP}/drain"
 
 
@@ -54,7 +54,9 @@ def _invalid(patch: kopf.Patch, status: Any, generation: int, message: str) -> k
     conditions = list((status or {}).get("conditions", []))
     now = now_iso()
     conditions = set_condition(conditions, "Ready", False, "InvalidSpec", message, generation, now)
-    conditions = set_condition(conditions, "Degraded", True, "InvalidSpec", message, generation, now)
+    conditions = set_condition(
+        conditions, "Degraded", True, "InvalidSpec", message, generation, now
+    )
     patch.status["conditions"] = conditions
     patch.status["phase"] = "Degraded"
     patch.status["message"] = message
@@ -65,7 +67,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
     """Register every handler of both kinds on ``registry``."""
 
     def worker(name: str, namespace: str) -> ProcessClient:
-        return ProcessClient(settings.worker_base_url(name, namespace), settings.http_timeout_seconds)
+        return ProcessClient(
+            settings.worker_base_url(name, namespace), settings.http_timeout_seconds
+        )
 
     def gateway(name: str, namespace: str) -> ProcessClient:
         return ProcessClient(
@@ -114,13 +118,18 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
     def running(deployment: dict[str, Any] | None) -> bool:
         return bool(deployment and (deployment.get("spec") or {}).get("replicas", 0) > 0)
 
-    @kopf.on.resume(**STRATEGIES, registry=registry)
-    @kopf.on.create(**STRATEGIES, registry=registry)
-    @kopf.on.update(**STRATEGIES, registry=registry, field="spec")
+    @kopf.on.resume(*STRATEGIES, registry=registry)
+    @kopf.on.create(*STRATEGIES, registry=registry)
+    @kopf.on.update(*STRATEGIES, registry=registry, field="spec")
     async def reconcile_strategy(
-        body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-        runtime: Any, logger: kopf.Logger, **_: Any,
-    ) -> None:  # fmt: skip
+        body: kopf.Body,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        runtime: Any,
+        logger: kopf.Logger,
+        **_: Any,
+    ) -> None:
         owner = _owner("TradingStrategy", body)
         try:
             model = TradingStrategySpec.model_validate(dict(spec))
@@ -129,38 +138,60 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         now = now_iso()
         conditions = list(status.get("conditions", []))
         if model.paused and running(await worker_deployment(owner.name, owner.namespace)):
-            state, _, error = await drain_then(owner.name, owner.namespace, flatten=False)
+            state, _state, error = await drain_then(owner.name, owner.namespace, flatten=False)
             timed_out = runtime.total_seconds() >= model.drain_timeout_seconds
             if state not in ("done", "unreachable") and not timed_out:
                 patch.status["phase"] = "Draining"
                 patch.status["message"] = "pausing: waiting for the worker to stop opening risk"
-                raise kopf.TemporaryError("worker still draining", delay=settings.drain_poll_seconds)
+                raise kopf.TemporaryError(
+                    "worker still draining", delay=settings.drain_poll_seconds
+                )
             if state != "done":
-                kopf.warn(body, reason="PauseDrainIncomplete",
-                          message=f"scaling to zero without a confirmed drain ({error or state})")  # fmt: skip
+                kopf.warn(
+                    body,
+                    reason="PauseDrainIncomplete",
+                    message=f"scaling to zero without a confirmed drain ({error or state})",
+                )
         await apply_all(render_strategy(owner, model, settings))
         phase = "Paused" if model.paused else "Starting"
         conditions = set_condition(
-            conditions, "Progressing", not model.paused,
+            conditions,
+            "Progressing",
+            not model.paused,
             "Paused" if model.paused else "Rollout",
-            "scaled to zero" if model.paused else "worker rolling out", owner.generation, now,
-        )  # fmt: skip
+            "scaled to zero" if model.paused else "worker rolling out",
+            owner.generation,
+            now,
+        )
         if condition_status(conditions, "Ready") is None or model.paused:
             conditions = set_condition(
-                conditions, "Ready", False, "Paused" if model.paused else "WorkerNotReady",
-                "paused" if model.paused else "worker starting", owner.generation, now,
-            )  # fmt: skip
+                conditions,
+                "Ready",
+                False,
+                "Paused" if model.paused else "WorkerNotReady",
+                "paused" if model.paused else "worker starting",
+                owner.generation,
+                now,
+            )
         patch.status.update(
-            phase=phase, observedGeneration=owner.generation, specHash=spec_hash(model),
-            conditions=conditions, message="paused" if model.paused else "worker rolling out",
-        )  # fmt: skip
+            phase=phase,
+            observedGeneration=owner.generation,
+            specHash=spec_hash(model),
+            conditions=conditions,
+            message="paused" if model.paused else "worker rolling out",
+        )
         logger.info(f"applied the children of {owner.namespace}/{owner.name}")
 
-    @kopf.on.delete(**STRATEGIES, registry=registry)
+    @kopf.on.delete(*STRATEGIES, registry=registry)
     async def drain_strategy(
-        body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-        runtime: Any, logger: kopf.Logger, **_: Any,
-    ) -> None:  # fmt: skip
+        body: kopf.Body,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        runtime: Any,
+        logger: kopf.Logger,
+        **_: Any,
+    ) -> None:
         owner = _owner("TradingStrategy", body)
         try:
             model = TradingStrategySpec.model_validate(dict(spec))
@@ -173,12 +204,18 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         state, drain, error = await drain_then(owner.name, owner.namespace, flatten)
         available = ((deployment or {}).get("status") or {}).get("availableReplicas", 0)
         if state == "done":
-            kopf.event(body, type="Normal", reason="Drained",
-                      message=f"worker drained ({'flattened' if flatten else 'positions kept'}; "
-                              f"{(drain or {}).get('openPositions', 0)} open positions)")  # fmt: skip
+            kopf.event(
+                body,
+                type="Normal",
+                reason="Drained",
+                message=f"worker drained ({'flattened' if flatten else 'positions kept'}; "
+                f"{(drain or {}).get('openPositions', 0)} open positions)",
+            )
             return
         if state == "unreachable" and not available:
-            kopf.event(body, type="Normal", reason="WorkerNotRunning", message=f"nothing to drain: {error}")
+            kopf.event(
+                body, type="Normal", reason="WorkerNotRunning", message=f"nothing to drain: {error}"
+            )
             return
         if runtime.total_seconds() >= model.drain_timeout_seconds:
             message = (
@@ -187,9 +224,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
             )
             kopf.warn(body, reason="DrainTimeout", message=message)
             conditions = set_condition(
-                list(status.get("conditions", [])), "Degraded", True, "DrainTimeout", message,
-                owner.generation, now_iso(),
-            )  # fmt: skip
+                list(status.get("conditions", [])),
+                "Degraded",
+                True,
+                "DrainTimeout",
+                message,
+                owner.generation,
+                now_iso(),
+            )
             patch.status.update(conditions=conditions, phase="Degraded", message=message)
             logger.warning(message)
             return
@@ -197,8 +239,12 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         patch.status["message"] = f"deleting: waiting for the worker to drain ({error or state})"
         raise kopf.TemporaryError("worker still draining", delay=settings.drain_poll_seconds)
 
-    @kopf.timer(**STRATEGIES, registry=registry, interval=settings.status_interval_seconds,
-                initial_delay=min(1.0, settings.status_interval_seconds))  # fmt: skip
+    @kopf.timer(
+        *STRATEGIES,
+        registry=registry,
+        interval=settings.status_interval_seconds,
+        initial_delay=min(1.0, settings.status_interval_seconds),
+    )
     async def refresh_strategy(
         body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **_: Any
     ) -> None:
@@ -233,20 +279,27 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
                 report = WorkerReport(error=str(exc), connectors=connectors)
         patch.status.update(
             strategy_status(
-                report, paused=model.paused, generation=owner.generation,
-                conditions=list(status.get("conditions", [])), now=now_iso(),
-            )  # fmt: skip
+                report,
+                paused=model.paused,
+                generation=owner.generation,
+                conditions=list(status.get("conditions", [])),
+                now=now_iso(),
+            )
         )
 
     # --- ExchangeConnector --------------------------------------------------------------------
 
-    @kopf.on.resume(**CONNECTORS, registry=registry)
-    @kopf.on.create(**CONNECTORS, registry=registry)
-    @kopf.on.update(**CONNECTORS, registry=registry, field="spec")
+    @kopf.on.resume(*CONNECTORS, registry=registry)
+    @kopf.on.create(*CONNECTORS, registry=registry)
+    @kopf.on.update(*CONNECTORS, registry=registry, field="spec")
     async def reconcile_connector(
-        body: kopf.Body, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-        logger: kopf.Logger, **_: Any,
-    ) -> None:  # fmt: skip
+        body: kopf.Body,
+        spec: kopf.Spec,
+        status: kopf.Status,
+        patch: kopf.Patch,
+        logger: kopf.Logger,
+        **_: Any,
+    ) -> None:
         owner = _owner("ExchangeConnector", body)
         try:
             model = ExchangeConnectorSpec.model_validate(dict(spec))
@@ -255,22 +308,38 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         await apply_all(render_connector(owner, model, settings))
         now = now_iso()
         conditions = set_condition(
-            list(status.get("conditions", [])), "Progressing", True, "Rollout",
-            "gateway rolling out", owner.generation, now,
-        )  # fmt: skip
+            list(status.get("conditions", [])),
+            "Progressing",
+            True,
+            "Rollout",
+            "gateway rolling out",
+            owner.generation,
+            now,
+        )
         if condition_status(conditions, "Ready") is None:
             conditions = set_condition(
-                conditions, "Ready", False, "GatewayNotReady", "gateway starting",
-                owner.generation, now,
-            )  # fmt: skip
+                conditions,
+                "Ready",
+                False,
+                "GatewayNotReady",
+                "gateway starting",
+                owner.generation,
+                now,
+            )
         patch.status.update(
-            phase=status.get("phase") or "Pending", observedGeneration=owner.generation,
-            specHash=spec_hash(model), conditions=conditions,
-        )  # fmt: skip
+            phase=status.get("phase") or "Pending",
+            observedGeneration=owner.generation,
+            specHash=spec_hash(model),
+            conditions=conditions,
+        )
         logger.info(f"applied the children of {owner.namespace}/{owner.name}")
 
-    @kopf.timer(**CONNECTORS, registry=registry, interval=settings.status_interval_seconds,
-                initial_delay=min(1.0, settings.status_interval_seconds))  # fmt: skip
+    @kopf.timer(
+        *CONNECTORS,
+        registry=registry,
+        interval=settings.status_interval_seconds,
+        initial_delay=min(1.0, settings.status_interval_seconds),
+    )
     async def refresh_connector(
         body: kopf.Body, status: kopf.Status, patch: kopf.Patch, **_: Any
     ) -> None:
@@ -284,7 +353,11 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
             gateway_status, ready, error = None, False, str(exc)
         patch.status.update(
             connector_status(
-                gateway_status, ready, error, generation=owner.generation,
-                conditions=list(status.get("conditions", [])), now=now_iso(),
-            )  # fmt: skip
+                gateway_status,
+                ready,
+                error,
+                generation=owner.generation,
+                conditions=list(status.get("conditions", [])),
+                now=now_iso(),
+            )
         )

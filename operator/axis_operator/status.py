@@ -38,8 +38,14 @@ def set_condition(
     }
     out = [c for c in conditions if c.get("type") != type_]
     out.append(updated)
-    return sorted(out, key=lambda c: ["Ready", "Progressing", "Degraded"].index(c["type"])
-                  if c["type"] in ("Ready", "Progressing", "Degraded") else 99)  # fmt: skip
+    return sorted(
+        out,
+        key=lambda c: (
+            ["Ready", "Progressing", "Degraded"].index(c["type"])
+            if c["type"] in ("Ready", "Progressing", "Degraded")
+            else 99
+        ),
+    )
 
 
 def condition_status(conditions: Sequence[Condition], type_: str) -> str | None:
@@ -75,9 +81,12 @@ def strategy_status(
     """The TradingStrategy status patch from one refresh."""
     worker = dict(report.status or {})
     unhealthy = [c for c in report.connectors if not c.ready]
-    patch: dict[str, Any] = {"lastRefreshedAt": now, "connectors": [
-        {"name": c.name, "ready": c.ready, "message": c.message} for c in report.connectors
-    ]}  # fmt: skip
+    patch: dict[str, Any] = {
+        "lastRefreshedAt": now,
+        "connectors": [
+            {"name": c.name, "ready": c.ready, "message": c.message} for c in report.connectors
+        ],
+    }
     for key in ("mode", "tradingState", "equity", "openPositions", "lastDecisionAt"):
         if worker.get(key) is not None:
             patch[key] = worker[key]
@@ -105,13 +114,23 @@ def strategy_status(
     degraded = reason in ("Halted", "ConnectorUnhealthy")
     updated = set_condition(conditions, "Ready", ready, reason, message, generation, now)
     updated = set_condition(
-        updated, "Degraded", degraded, reason if degraded else "AsExpected",
-        message if degraded else "", generation, now,
-    )  # fmt: skip
+        updated,
+        "Degraded",
+        degraded,
+        reason if degraded else "AsExpected",
+        message if degraded else "",
+        generation,
+        now,
+    )
     updated = set_condition(
-        updated, "Progressing", not ready and not degraded and not paused,
-        "Rollout" if not ready and not degraded and not paused else "Settled", "", generation, now,
-    )  # fmt: skip
+        updated,
+        "Progressing",
+        not ready and not degraded and not paused,
+        "Rollout" if not ready and not degraded and not paused else "Settled",
+        "",
+        generation,
+        now,
+    )
     patch.update(phase=phase, message=message, conditions=updated)
     return patch
 
@@ -145,12 +164,22 @@ def connector_status(
     patch["message"] = message
     updated = set_condition(conditions, "Ready", healthy, reason, message, generation, now)
     updated = set_condition(
-        updated, "Degraded", not healthy and error is None, reason if not healthy else "AsExpected",
-        message if not healthy else "", generation, now,
-    )  # fmt: skip
+        updated,
+        "Degraded",
+        not healthy and error is None,
+        reason if not healthy else "AsExpected",
+        message if not healthy else "",
+        generation,
+        now,
+    )
     updated = set_condition(
-        updated, "Progressing", error is not None, "Rollout" if error else "Settled", "",
-        generation, now,
-    )  # fmt: skip
+        updated,
+        "Progressing",
+        error is not None,
+        "Rollout" if error else "Settled",
+        "",
+        generation,
+        now,
+    )
     patch["conditions"] = updated
     return patch

@@ -17,7 +17,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def _where(obj: dict[str, Any]) -> str:
 # --- our CRDs ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _custom_schema(kind: str) -> Schema:
     for custom in KINDS:
         if custom.kind == kind:
@@ -74,9 +74,7 @@ def _as_cel_numbers(value: Any, schema: Schema) -> Any:
     if schema.get("type") == "number" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, dict) and "properties" in schema:
-        return {
-            k: _as_cel_numbers(v, schema["properties"].get(k, {})) for k, v in value.items()
-        }
+        return {k: _as_cel_numbers(v, schema["properties"].get(k, {})) for k, v in value.items()}
     if isinstance(value, list) and "items" in schema:
         return [_as_cel_numbers(item, schema["items"]) for item in value]
     return value
@@ -171,13 +169,19 @@ def _third_party_validator(path: str) -> jsonschema.protocols.Validator:
     text = json.dumps(schema)
     # Python's re refuses a mid-pattern global flag (PrometheusRule); RE2 accepts it.
     text = text.replace("^(?i)(abort|warn)?$", "(?i)^(abort|warn)?$")
-    schema = _closed(json.loads(text))
+    schema = json.loads(text)
+    # Istio's schemas leave the root envelope undeclared; every object has it.
+    schema.setdefault("properties", {})
+    schema["properties"].setdefault("apiVersion", {"type": "string"})
+    schema["properties"].setdefault("kind", {"type": "string"})
+    schema["properties"].setdefault("metadata", {"type": "object"})
+    schema = _closed(schema)
     for _, sub in _walk(schema):  # replica bounds are required but defaulted by the server
         required = sub.get("required", [])
         if "minReplicas" in required and "maxReplicas" in required:
             sub["required"] = [r for r in required if r not in ("minReplicas", "maxReplicas")]
     cls: Any = jsonschema.Draft7Validator
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 def _walk(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -196,7 +200,8 @@ def third_party_schema(schemas: Path, obj: dict[str, Any]) -> Path | None:
     return path if path.is_file() else None
 
 
-CORE_GROUP = re.compile(r"^([a-z]+\.)*k8s\.io$|^$")
+# Kubernetes' own groups: the core group "", dot-less groups (apps, policy, batch…) and *.k8s.io.
+CORE_GROUP = re.compile(r"^[a-z0-9]*$|^([a-z0-9-]+\.)*k8s\.io$")
 
 
 def validate_manifest(obj: dict[str, Any], schemas: Path | None = None) -> str:
@@ -219,8 +224,8 @@ def validate_manifest(obj: dict[str, Any], schemas: Path | None = None) -> str:
     try:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:
-        where = ".".join(str(p) for p in exc.caused_by.path) or "object"
-        raise ManifestError(f"{_where(obj)}: {where}: {exc.caused_by.message}") from None
+        where = ".".join(str(p) for p in exc.absolute_path) or "object"
+        raise ManifestError(f"{_where(obj)}: {where}: {exc.message}") from None
     except kubernetes_validate.SchemaNotFoundError:
         raise ManifestError(f"{_where(obj)}: no Kubernetes schema for {api_version}") from None
     return f"kubernetes {KUBERNETES_VERSION}"

@@ -51,19 +51,21 @@ class Cluster:
             self.emulator = emulator
             info = kmock.ResourceInfo
             emulator.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = info(
-                kind="CustomResourceDefinition", namespaced=False,
+                kind="CustomResourceDefinition",
+                namespaced=False,
                 verbs={"list", "watch", "get"},
-            )  # fmt: skip
+            )
             emulator.resources["v1/namespaces"] = info(
                 kind="Namespace", namespaced=False, verbs={"list", "watch", "get"}
             )
             for (api_version, kind), plural in PLURALS.items():
                 custom = api_version.startswith("trading.axis.io")
                 emulator.resources[f"{api_version}/{plural}"] = info(
-                    kind=kind, namespaced=True,
+                    kind=kind,
+                    namespaced=True,
                     verbs={"list", "watch", "get", "create", "patch", "update", "delete"},
                     subresources={"status"} if custom else set(),
-                )  # fmt: skip
+                )
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
@@ -92,9 +94,11 @@ class Cluster:
 
     def patch(self, api_version: str, kind: str, name: str, body: dict[str, Any]) -> None:
         response = requests.patch(
-            self.path(api_version, kind, name), json=body, timeout=5,
+            self.path(api_version, kind, name),
+            json=body,
+            timeout=5,
             headers={"Content-Type": "application/merge-patch+json"},
-        )  # fmt: skip
+        )
         response.raise_for_status()
 
     def delete(self, api_version: str, kind: str, name: str) -> None:

@@ -69,22 +69,26 @@ def test_create_renders_adopted_children_and_reaches_ready(
         cluster.create(connector())
         created = cluster.create(strategy())
         wait(
-            lambda: condition(cluster.get(API, "TradingStrategy", "btc-trend"), "Ready").get(
-                "status"
-            )
-            == "True",
+            lambda: (
+                condition(cluster.get(API, "TradingStrategy", "btc-trend"), "Ready").get("status")
+                == "True"
+            ),
             what="strategy Ready",
         )
         got = cluster.get(API, "TradingStrategy", "btc-trend")
         gateway = cluster.get("apps/v1", "Deployment", "binance-main-gateway")
     status = got["status"]
     assert status["phase"] == "Running"
-    assert status["equity"] == 10123.5 and status["openPositions"] == 1
+    assert status["equity"] == 10123.5
+    assert status["openPositions"] == 1
     assert status["lastDecisionAt"] == "2024-01-01T00:00:00Z"
-    assert status["connectors"] == [{"name": "binance-main", "ready": True, "message": status["connectors"][0]["message"]}]
+    assert status["connectors"] == [
+        {"name": "binance-main", "ready": True, "message": status["connectors"][0]["message"]}
+    ]
     assert status["observedGeneration"] == 1
     ready = condition(got, "Ready")
-    assert ready["reason"] == "WorkerReady" and ready["observedGeneration"] == 1
+    assert ready["reason"] == "WorkerReady"
+    assert ready["observedGeneration"] == 1
     assert condition(got, "Degraded")["status"] == "False"
     for api_version, kind in [
         ("v1", "ConfigMap"),
@@ -97,10 +101,14 @@ def test_create_renders_adopted_children_and_reaches_ready(
         child = cluster.get(api_version, kind, "btc-trend-worker")
         assert child is not None, kind
         (owner,) = child["metadata"]["ownerReferences"]
-        assert owner["uid"] == created["metadata"]["uid"] and owner["controller"] is True
+        assert owner["uid"] == created["metadata"]["uid"]
+        assert owner["controller"] is True
         assert child["metadata"]["labels"]["trading.axis.io/tradingstrategy"] == "btc-trend"
     deployment = cluster.get("apps/v1", "Deployment", "btc-trend-worker")
-    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert json.loads(env["AXIS_GATEWAYS"]) == {
         "binance-main": "http://binance-main-gateway.trading.svc:8080"
     }
@@ -126,25 +134,33 @@ def test_spec_change_rolls_the_worker(cluster, fakes, start_operator, wait) -> N
         cluster.create(strategy())
         first = wait(pod_hash, what="deployment")
         cluster.patch(
-            API, "TradingStrategy", "btc-trend",
+            API,
+            "TradingStrategy",
+            "btc-trend",
             {"metadata": {"generation": 2}, "spec": {"leverage": 3, "timeframe": "15m"}},
-        )  # fmt: skip
+        )
         second = wait(lambda: pod_hash() not in (None, first) and pod_hash(), what="new hash")
         config = wait(
-            lambda: "timeframe: 15m"
-            in (cluster.get("v1", "ConfigMap", "btc-trend-worker") or {}).get("data", {}).get(
-                "strategy.yaml", ""
+            lambda: (
+                "timeframe: 15m"
+                in (cluster.get("v1", "ConfigMap", "btc-trend-worker") or {})
+                .get("data", {})
+                .get("strategy.yaml", "")
             ),
             what="config map updated",
         )
         observed = wait(
-            lambda: (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get(
-                "observedGeneration"
-            )
-            == 2,
+            lambda: (
+                (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get(
+                    "observedGeneration"
+                )
+                == 2
+            ),
             what="observedGeneration 2",
         )
-    assert second != first and config and observed
+    assert second != first
+    assert config
+    assert observed
     deployment = cluster.get("apps/v1", "Deployment", "btc-trend-worker")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert deployment["spec"]["replicas"] == 1
@@ -163,23 +179,32 @@ def test_pause_drains_without_flattening_then_scales_to_zero(
     with start_operator():
         cluster.create(strategy())
         wait(lambda: replicas() == 1, what="running worker")
-        cluster.patch(API, "TradingStrategy", "btc-trend",
-                      {"metadata": {"generation": 2}, "spec": {"paused": True}})  # fmt: skip
+        cluster.patch(
+            API,
+            "TradingStrategy",
+            "btc-trend",
+            {"metadata": {"generation": 2}, "spec": {"paused": True}},
+        )
         wait(lambda: worker.drain_requests, what="drain request")
         draining = wait(
-            lambda: (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get("phase")
-            == "Draining",
+            lambda: (
+                (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get("phase")
+                == "Draining"
+            ),
             what="Draining phase",
         )
         assert replicas() == 1  # still running while it has not stopped opening risk
         worker.drain = "done"
         wait(lambda: replicas() == 0, what="scaled to zero")
         paused = wait(
-            lambda: (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get("phase")
-            == "Paused",
+            lambda: (
+                (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get("phase")
+                == "Paused"
+            ),
             what="Paused phase",
         )
-    assert draining and paused
+    assert draining
+    assert paused
     assert worker.drain_requests[0] == {"flatten": False}
 
 
@@ -189,8 +214,12 @@ def test_delete_flattens_through_the_finalizer(cluster, fakes, start_operator, w
     with start_operator():
         cluster.create(strategy())
         wait(
-            lambda: "trading.axis.io/drain"
-            in cluster.get(API, "TradingStrategy", "btc-trend")["metadata"].get("finalizers", []),
+            lambda: (
+                "trading.axis.io/drain"
+                in cluster.get(API, "TradingStrategy", "btc-trend")["metadata"].get(
+                    "finalizers", []
+                )
+            ),
             what="finalizer",
         )
         wait(lambda: cluster.get("apps/v1", "Deployment", "btc-trend-worker"), what="worker")
@@ -202,7 +231,8 @@ def test_delete_flattens_through_the_finalizer(cluster, fakes, start_operator, w
         )
     assert gone
     assert worker.drain_requests == [{"flatten": True}]
-    assert drained[0]["type"] == "Normal" and "flattened" in drained[0]["message"]
+    assert drained[0]["type"] == "Normal"
+    assert "flattened" in drained[0]["message"]
 
 
 def test_delete_keeps_positions_when_asked(cluster, fakes, start_operator, wait) -> None:
@@ -232,10 +262,14 @@ def test_delete_times_out_with_an_event_and_degraded_condition(
         )
         cluster.delete(API, "TradingStrategy", "btc-trend")
         draining = wait(
-            lambda: ((cluster.get(API, "TradingStrategy", "btc-trend") or {}).get("status") or {})
-            .get("phase") == "Draining",
+            lambda: (
+                ((cluster.get(API, "TradingStrategy", "btc-trend") or {}).get("status") or {}).get(
+                    "phase"
+                )
+                == "Draining"
+            ),
             what="Draining while the worker has not confirmed",
-        )  # fmt: skip
+        )
         gone = wait(
             lambda: cluster.get(API, "TradingStrategy", "btc-trend") is None,
             timeout=25,
@@ -253,7 +287,8 @@ def test_delete_times_out_with_an_event_and_degraded_condition(
             for version in obj.history
             if version is not None
         ]
-    assert draining and gone
+    assert draining
+    assert gone
     assert worker.drain_requests == [{"flatten": True}]
     assert timeout_events[0]["type"] == "Warning"
     degraded = [
@@ -262,7 +297,8 @@ def test_delete_times_out_with_an_event_and_degraded_condition(
         for c in (version.get("status") or {}).get("conditions", [])
         if c["type"] == "Degraded" and c["reason"] == "DrainTimeout"
     ]
-    assert degraded and degraded[-1]["status"] == "True"
+    assert degraded
+    assert degraded[-1]["status"] == "True"
 
 
 def test_unhealthy_connector_degrades_every_strategy_using_it(
@@ -281,8 +317,10 @@ def test_unhealthy_connector_degrades_every_strategy_using_it(
         cluster.create(strategy("btc-trend"))
         cluster.create(strategy("eth-trend", symbols=["ETH/USDT:USDT"]))
         cluster.create(strategy("sol-paper", symbols=["SOL/USDT:USDT"], connectors=[]))
-        wait(lambda: {phase(n) for n in ("btc-trend", "eth-trend", "sol-paper")} == {"Running"},
-             what="all running")  # fmt: skip
+        wait(
+            lambda: {phase(n) for n in ("btc-trend", "eth-trend", "sol-paper")} == {"Running"},
+            what="all running",
+        )
         gateway.status.update(reachable=False, lastError="HTTP 503 from fapi.binance.com")
         wait(lambda: phase("btc-trend") == phase("eth-trend") == "Degraded", what="degraded")
         got = cluster.get(API, "TradingStrategy", "btc-trend")
@@ -310,8 +348,13 @@ def test_restart_resumes_without_duplicate_children(cluster, fakes, start_operat
             lambda: cluster.requests_made("PATCH", "/deployments/btc-trend-worker") >= 2,
             what="resume re-applied the worker",
         )
-        wait(lambda: (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {})
-             .get("phase") == "Running", what="running after restart")  # fmt: skip
+        wait(
+            lambda: (
+                (cluster.get(API, "TradingStrategy", "btc-trend")["status"] or {}).get("phase")
+                == "Running"
+            ),
+            what="running after restart",
+        )
         deployments = cluster.list("apps/v1", "Deployment")
     assert creates_before == 2
     assert cluster.requests_made("POST", "/deployments") == creates_before

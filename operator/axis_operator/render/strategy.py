@@ -39,9 +39,7 @@ def worker_name(strategy: str) -> str:
 
 def gateways(spec: TradingStrategySpec, namespace: str) -> dict[str, str]:
     """The AXIS_GATEWAYS map of the process contract, in the spec's failover order."""
-    return {
-        name: f"http://{name}-gateway.{namespace}.svc:{PORT}" for name in spec.connectors
-    }
+    return {name: f"http://{name}-gateway.{namespace}.svc:{PORT}" for name in spec.connectors}
 
 
 def config_text(owner: Owner, spec: TradingStrategySpec) -> str:
@@ -138,7 +136,9 @@ def disruption_budget(owner: Owner) -> Manifest:
 def network_policy(owner: Owner, spec: TradingStrategySpec, settings: OperatorSettings) -> Manifest:
     egress: list[dict[str, Any]] = [
         {  # DNS
-            "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "to": [
+                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+            ],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         }
     ]

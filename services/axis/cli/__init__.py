@@ -269,6 +269,9 @@ def data_download(
     console.print(f"wrote {written}")
 
 
+import axis.cli.kube  # noqa: E402, F401  registers `axis crds` and `axis operator`
+
+
 def _fail(message: str) -> None:
     """One unwrapped line on stderr, exit code 2."""
     sys.stderr.write(f"error: {message}\n")
