@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench venv clean
+.PHONY: run test lint format bench venv clean crds chart
 
 # (Re)create the virtualenv and install the project whenever its declared dependencies change.
 $(STAMP): pyproject.toml
@@ -35,6 +35,13 @@ format: $(STAMP)
 bench: $(STAMP)  ## 1M-bar backtest vs vectorbt/backtesting.py; ML env and serving benchmark
 	$(BIN)/python bench/backtest_bench.py
 	$(BIN)/python bench/ml_bench.py
+
+crds: $(STAMP)  ## regenerate the CRDs from the spec models (crds/ and the chart's copy)
+	$(BIN)/axis crds --out crds
+	$(BIN)/axis crds --out charts/axis/crds
+
+chart: $(STAMP)  ## lint and render the Helm chart for every profile, validating every object
+	$(BIN)/python -m pytest tests/chart -q
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

@@ -155,6 +155,17 @@ def _closed(schema: Schema) -> Schema:
     return out
 
 
+def _with_envelope(schema: Schema) -> Schema:
+    """Some schemas (Istio's, kopf's) leave the root envelope undeclared; every object has it."""
+    out = dict(schema)
+    props = dict(out.get("properties", {}))
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props.setdefault("metadata", {"type": "object"})
+    out["properties"] = props
+    return out
+
+
 def _drop_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
@@ -169,13 +180,7 @@ def _third_party_validator(path: str) -> jsonschema.protocols.Validator:
     text = json.dumps(schema)
     # Python's re refuses a mid-pattern global flag (PrometheusRule); RE2 accepts it.
     text = text.replace("^(?i)(abort|warn)?$", "(?i)^(abort|warn)?$")
-    schema = json.loads(text)
-    # Istio's schemas leave the root envelope undeclared; every object has it.
-    schema.setdefault("properties", {})
-    schema["properties"].setdefault("apiVersion", {"type": "string"})
-    schema["properties"].setdefault("kind", {"type": "string"})
-    schema["properties"].setdefault("metadata", {"type": "object"})
-    schema = _closed(schema)
+    schema = _closed(_with_envelope(json.loads(text)))
     for _, sub in _walk(schema):  # replica bounds are required but defaulted by the server
         required = sub.get("required", [])
         if "minReplicas" in required and "maxReplicas" in required:
@@ -204,13 +209,36 @@ def third_party_schema(schemas: Path, obj: dict[str, Any]) -> Path | None:
 CORE_GROUP = re.compile(r"^[a-z0-9]*$|^([a-z0-9-]+\.)*k8s\.io$")
 
 
-def validate_manifest(obj: dict[str, Any], schemas: Path | None = None) -> str:
-    """Validate one rendered object; returns what it was checked against."""
+def _crd_schema(crds: list[dict[str, Any]], api_version: str, kind: str) -> Schema | None:
+    group, _, version = api_version.rpartition("/")
+    for definition in crds:
+        spec = definition.get("spec", {})
+        if spec.get("group") != group or spec.get("names", {}).get("kind") != kind:
+            continue
+        for served in spec.get("versions", []):
+            if served.get("name") == version:
+                found: Schema = served["schema"]["openAPIV3Schema"]
+                return found
+    return None
+
+
+def validate_manifest(
+    obj: dict[str, Any], schemas: Path | None = None, crds: list[dict[str, Any]] | None = None
+) -> str:
+    """Validate one rendered object; returns what it was checked against. ``crds`` are extra
+    CustomResourceDefinitions (e.g. those a chart ships) whose objects are checked by their
+    own schema."""
     api_version = str(obj.get("apiVersion", ""))
     group = api_version.rpartition("/")[0]
     if str(obj.get("kind")) in {k.kind for k in KINDS} and api_version == KINDS[0].api_version:
         validate_custom(obj)
         return "axis crd"
+    own = _crd_schema(crds or [], api_version, str(obj.get("kind")))
+    if own is not None:
+        errors = list(jsonschema.Draft4Validator(_closed(_with_envelope(own))).iter_errors(_drop_nulls(obj)))
+        if errors:
+            raise ManifestError(f"{_where(obj)}: {errors[0].message}")
+        return "chart crd"
     if schemas is not None and not CORE_GROUP.match(group):
         path = third_party_schema(schemas, obj)
         if path is None:
