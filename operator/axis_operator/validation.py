@@ -235,7 +235,9 @@ def validate_manifest(
         return "axis crd"
     own = _crd_schema(crds or [], api_version, str(obj.get("kind")))
     if own is not None:
-        errors = list(jsonschema.Draft4Validator(_closed(_with_envelope(own))).iter_errors(_drop_nulls(obj)))
+        errors = list(
+            jsonschema.Draft4Validator(_closed(_with_envelope(own))).iter_errors(_drop_nulls(obj))
+        )
         if errors:
             raise ManifestError(f"{_where(obj)}: {errors[0].message}")
         return "chart crd"

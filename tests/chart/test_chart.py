@@ -125,7 +125,8 @@ def test_operator_deployment_runs_the_operator_with_rbac_and_peering() -> None:
         "clusterkopfpeerings",
         "events",
     } <= resources
-    assert "secrets" not in resources and "pods" not in resources
+    assert "secrets" not in resources
+    assert "pods" not in resources
     assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in rules)
     dev = one(objects("dev"), "Deployment", "operator")
     assert "--standalone" in dev["spec"]["template"]["spec"]["containers"][0]["args"]
