@@ -257,7 +257,7 @@ def test_vault_agent_renders_the_keys_file() -> None:
     deployment = next(c for c in children if c["kind"] == "Deployment")
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["vault.hashicorp.com/agent-inject"] == "true"
-    assert annotations["vault.hashicorp.com/role"] == "axis-gateway"
+    assert annotations["vault.hashicorp.com/role"] == "axis-gateway-binance-spot"
     key = "vault.hashicorp.com/agent-inject-secret-exchange-keys.json"
     assert annotations[key] == "secret/data/axis/binance-spot"
     template = annotations["vault.hashicorp.com/agent-inject-template-exchange-keys.json"]
@@ -277,7 +277,7 @@ def test_vault_kubernetes_login_env() -> None:
     children = CASES["connector-vault-login"]()
     env = {e["name"]: e["value"] for e in gateway_container(children)["env"] if "value" in e}
     assert env["AXIS_VAULT_ADDR"] == SETTINGS.vault_addr
-    assert env["AXIS_VAULT_ROLE"] == "axis-gateway"
+    assert env["AXIS_VAULT_ROLE"] == "axis-gateway-binance-futures"
     assert (env["AXIS_VAULT_MOUNT"], env["AXIS_VAULT_PATH"]) == ("secret", "axis/binance-futures")
     account = next(c for c in children if c["kind"] == "ServiceAccount")
     assert account["automountServiceAccountToken"] is True
