@@ -63,6 +63,21 @@ def _invalid(patch: kopf.Patch, status: Any, generation: int, message: str) -> k
     return kopf.PermanentError(message)
 
 
+def configure_kopf(kopf_settings: kopf.OperatorSettings, peering: str) -> None:
+    """Progress and diff-base in annotations (our status schema has no room for kopf's own
+    fields) and our finalizer name. Peering is made mandatory by ``kopf.operator`` when it is
+    given a peering name (see :func:`axis_operator.main.run`): a second replica must never
+    handle objects while the first does."""
+    kopf_settings.persistence.finalizer = FINALIZER
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    kopf_settings.peering.name = peering
+    kopf_settings.posting.level = logging.WARNING  # handler logs stay logs; events are explicit
+    kopf_settings.watching.server_timeout = 300
+
+
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: Kube) -> None:
     """Register every handler of both kinds on ``registry``."""
 
@@ -86,18 +101,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings, kube: 
         )
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.persistence.finalizer = FINALIZER
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=GROUP, key="last-handled-configuration"
-        )
-        settings.peering.name = own_settings.peering
-        settings.peering.mandatory = False
-        settings.posting.level = logging.WARNING
-        settings.watching.server_timeout = 300
-
-    own_settings = settings
+    def configure(**kwargs: Any) -> None:
+        configure_kopf(kwargs["settings"], settings.peering)
 
     # --- TradingStrategy ----------------------------------------------------------------------
 

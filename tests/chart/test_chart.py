@@ -267,3 +267,24 @@ def test_image_tag_and_disabled_components() -> None:
     assert not [o for o in found if o["kind"] == "RayService"]
     container = one(found, "Deployment", "operator")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/axis-trading/axis:1.2.3"
+
+
+def test_operator_rbac_covers_every_kind_it_applies() -> None:
+    from axis_operator.kube import PLURALS
+
+    rules = one(objects("default"), "ClusterRole")["rules"]
+
+    def allowed(group: str, plural: str, verb: str) -> bool:
+        return any(
+            group in rule["apiGroups"] and plural in rule["resources"] and verb in rule["verbs"]
+            for rule in rules
+        )
+
+    for (api_version, _kind), plural in PLURALS.items():
+        group = api_version.rpartition("/")[0]
+        verbs = ("get", "patch") if group == "trading.axis.io" else ("get", "create", "patch")
+        if plural == "events":
+            verbs = ("create",)
+        for verb in verbs:
+            assert allowed(group, plural, verb), f"{verb} {group}/{plural}"
+    assert allowed("trading.axis.io", "tradingstrategies/status", "patch")

@@ -283,11 +283,23 @@ def test_vault_kubernetes_login_env() -> None:
     assert account["automountServiceAccountToken"] is True
 
 
+def test_gateway_network_policy() -> None:
+    policy = by_kind(CASES["connector-secret"]())["NetworkPolicy/binance-spot-gateway"]["spec"]
+    sources = [
+        peer.get("podSelector", {}).get("matchLabels", {}) for peer in policy["ingress"][0]["from"]
+    ]
+    assert {"app.kubernetes.io/name": "axis-worker"} in sources
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [8080]
+    egress_ports = sorted(p["port"] for rule in policy["egress"] for p in rule["ports"])
+    assert egress_ports == [53, 53, 443, 8200]
+
+
 def test_local_credentials_and_no_mesh_by_default() -> None:
     children = CASES["connector-local"]()
     assert sorted(c["kind"] for c in children) == [
         "ConfigMap",
         "Deployment",
+        "NetworkPolicy",
         "Service",
         "ServiceAccount",
     ]

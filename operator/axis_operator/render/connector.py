@@ -5,6 +5,7 @@ Kubernetes-auth login) and, when the mesh is on, the Istio egress objects."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -278,6 +279,54 @@ def istio_objects(owner: Owner, spec: ExchangeConnectorSpec) -> list[Manifest]:
     return [*entries, rule, routes]
 
 
+def network_policy(owner: Owner, settings: OperatorSettings) -> Manifest:
+    """The gateway is reached only by workers (of any strategy in the namespace), the operator and
+    monitoring; it reaches DNS, Vault and HTTPS (the exchange, by host through the mesh when on:
+    a NetworkPolicy cannot name hosts, the ServiceEntry does)."""
+    vault = urlparse(settings.vault_addr)
+    vault_port = vault.port or (443 if vault.scheme == "https" else 80)
+    peers: list[dict[str, Any]] = [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-worker"}}},
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": settings.operator_namespace}
+            },
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-operator"}},
+        },
+    ]
+    if settings.monitoring_namespace:
+        peers.append(
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": settings.monitoring_namespace}
+                }
+            }
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(owner, gateway_name(owner.name), COMPONENT),
+        "spec": {
+            "podSelector": {"matchLabels": selector(owner, COMPONENT)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {"ports": [{"protocol": "TCP", "port": 443}]},
+                {"ports": [{"protocol": "TCP", "port": vault_port}]},
+            ],
+        },
+    }
+
+
 def render_connector(
     owner: Owner, spec: ExchangeConnectorSpec, settings: OperatorSettings
 ) -> list[Manifest]:
@@ -286,6 +335,7 @@ def render_connector(
     children = [
         config_map(owner, name, COMPONENT, CONFIG_KEY, config_text(owner, spec)),
         service_account(owner, name, COMPONENT, automount=spec.credentials.vault is not None),
+        network_policy(owner, settings),
         service(owner, name, COMPONENT),
         deployment(owner, spec, settings),
     ]
