@@ -13,6 +13,7 @@ import helm_python as helm
 import pytest
 import yaml
 
+from axis_ml.serving.config import AppSettings, ServeSettings, serve_config
 from axis_operator import crds as generated
 from axis_operator.validation import validate_manifest
 
@@ -97,7 +98,8 @@ def test_values_schema_refuses_bad_values() -> None:
             {"models": {"gpu": {"enabled": "yes"}}},
             {"monitoring": {"thresholds": {"drawdownWarning": 2}}},
             {"external": {"redis": {"url": "http://not-redis"}}},
-            {"models": {"apps": [{"name": "x", "importPath": "no colon", "routePrefix": "/x"}]}},
+            {"models": {"apps": {"sentiment": {"enabled": True, "model": "x"}}}},
+            {"models": {"apps": {"regime": {"enabled": True, "model": "", "numGpus": 1}}}},
             {"unknownSection": {}},
         ):
             with pytest.raises(helm.HelmValuesError):
@@ -136,17 +138,42 @@ def serve_config(found: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(yaml.safe_load(one(found, "RayService")["spec"]["serveConfigV2"]))
 
 
-def test_rayservice_serves_the_three_model_apps() -> None:
-    config = serve_config(objects("default"))
-    apps = {app["name"]: app for app in config["applications"]}
-    assert {name: app["import_path"] for name, app in apps.items()} == {
-        "regime": "axis_ml.serving.apps:regime_app",
-        "forecaster": "axis_ml.serving.apps:forecast_app",
-        "policy": "axis_ml.serving.apps:policy_app",
+def expected_serve_config(profile: str) -> dict[str, Any]:
+    """What ml/axis_ml/serving builds for the same settings: the chart must deploy exactly it."""
+    values = helm_merge(
+        yaml.safe_load((CHART / "values.yaml").read_text()), profile_values(profile) or {}
+    )
+    models = values["models"]
+    apps = {}
+    for name, app in models["apps"].items():
+        apps[name] = AppSettings(
+            model=app["model"],
+            num_cpus=app["numCpus"],
+            num_gpus=app["numGpus"] if models["gpu"]["enabled"] else 0.0,
+            min_replicas=app["minReplicas"],
+            max_replicas=app["maxReplicas"],
+            target_ongoing_requests=app["targetOngoingRequests"],
+        )
+    return dict(serve_config(ServeSettings(**apps)))
+
+
+@pytest.mark.parametrize("profile", ["default", "gpu-off"])
+def test_rayservice_serves_the_model_apps_of_axis_ml(profile: str) -> None:
+    config = serve_config(objects(profile))
+    assert config == expected_serve_config(profile)
+    assert {app["import_path"] for app in config["applications"]} == {
+        "axis_ml.serving.apps:regime_app",
+        "axis_ml.serving.apps:forecast_app",
+        "axis_ml.serving.apps:policy_app",
     }
-    env = apps["regime"]["runtime_env"]["env_vars"]
+    head = one(objects(profile), "RayService")["spec"]["rayClusterConfig"]["headGroupSpec"]
+    env = {e["name"]: e["value"] for e in head["template"]["spec"]["containers"][0]["env"]}
     assert env["MLFLOW_TRACKING_URI"] == "http://axis-mlflow.axis.svc:5000"
-    assert env["AXIS_MODEL_URI"] == "models:/axis-regime@champion"
+
+
+def test_a_model_app_can_be_left_out() -> None:
+    config = serve_config(objects("default", models={"apps": {"forecast": {"enabled": False}}}))
+    assert [app["name"] for app in config["applications"]] == ["regime", "policy"]
 
 
 def test_gpu_worker_group_with_tolerations_limits_and_bounds() -> None:
@@ -173,7 +200,7 @@ def test_gpu_off_profile_uses_a_cpu_worker_group() -> None:
     assert group["groupName"] == "cpu"
     assert "nvidia.com/gpu" not in json.dumps(one(found, "RayService"))
     for app in serve_config(found)["applications"]:
-        assert "num_gpus" not in app["deployments"][0]["ray_actor_options"]
+        assert app["deployments"][0]["ray_actor_options"]["num_gpus"] == 0
 
 
 def test_mlflow_uses_postgres_and_object_storage() -> None:

@@ -58,7 +58,7 @@ def deployment(owner: Owner, spec: TradingStrategySpec, settings: OperatorSettin
         {"name": "AXIS_STRATEGY_NAME", "value": owner.name},
         {"name": "AXIS_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "AXIS_GATEWAYS", "value": json.dumps(gateways(spec, owner.namespace))},
-        {"name": "AXIS_MODEL_SERVICE_URL", "value": settings.model_service_url},
+        {"name": "AXIS_SERVE_URL", "value": settings.model_service_url},
     ]
     container: dict[str, Any] = {
         "name": COMPONENT,
