@@ -13,7 +13,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from axis_ml.serving.config import AppSettings, ServeSettings, serve_config
+from axis_ml.serving import config as serving
 from axis_operator import crds as generated
 from axis_operator.validation import validate_manifest
 
@@ -146,7 +146,7 @@ def expected_serve_config(profile: str) -> dict[str, Any]:
     models = values["models"]
     apps = {}
     for name, app in models["apps"].items():
-        apps[name] = AppSettings(
+        apps[name] = serving.AppSettings(
             model=app["model"],
             num_cpus=app["numCpus"],
             num_gpus=app["numGpus"] if models["gpu"]["enabled"] else 0.0,
@@ -154,7 +154,7 @@ def expected_serve_config(profile: str) -> dict[str, Any]:
             max_replicas=app["maxReplicas"],
             target_ongoing_requests=app["targetOngoingRequests"],
         )
-    return dict(serve_config(ServeSettings(**apps)))
+    return dict(serving.serve_config(serving.ServeSettings(**apps)))
 
 
 @pytest.mark.parametrize("profile", ["default", "gpu-off"])
