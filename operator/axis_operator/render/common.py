@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from axis.config.specs import Resources, SpecModel
 from axis_operator import API_VERSION
-from axis_operator.settings import PORT
+from axis_operator.settings import PORT, OperatorSettings
 
 Manifest = dict[str, Any]
 PART_OF = "axis"
@@ -160,3 +162,132 @@ def config_map(owner: Owner, name: str, component: str, key: str, text: str) -> 
         "metadata": metadata(owner, name, component),
         "data": {key: text},
     }
+
+
+CONFIG_DIR = "/etc/axis"
+
+
+def config_resource(owner: Owner, spec: SpecModel) -> str:
+    """The config file of a worker or gateway: the whole resource, which the process's own
+    loader (``axis.config.load_spec``) reads back to the spec."""
+    resource = {
+        "apiVersion": API_VERSION,
+        "kind": owner.kind,
+        "metadata": {"name": owner.name, "namespace": owner.namespace},
+        "spec": spec.to_wire(),
+    }
+    return yaml.safe_dump(resource, sort_keys=False)
+
+
+@dataclass(frozen=True)
+class Process:
+    """One AXIS process per the process contract: ``axis <command> --config <file>`` serving
+    health, readiness, metrics and status on :data:`PORT`."""
+
+    component: str  # worker | gateway
+    command: str  # trade | gateway
+    config_key: str  # strategy.yaml | connector.yaml
+    image: str
+    env: list[dict[str, Any]]
+    resources: Resources
+    env_from: list[dict[str, Any]] | None = None
+
+
+def process_deployment(
+    owner: Owner,
+    process: Process,
+    settings: OperatorSettings,
+    *,
+    replicas: int,
+    pod_labels: dict[str, str],
+    annotations: dict[str, str],
+    automount_token: bool,
+    grace_seconds: int,
+    tmp_size: str,
+) -> Manifest:
+    """A one-replica ``Recreate`` Deployment of the process (never two on one account or book),
+    hardened, probed on its health endpoints and scraped by Prometheus."""
+    name = f"{owner.name}-{process.component}"
+    container: dict[str, Any] = {
+        "name": process.component,
+        "image": process.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["axis"],
+        "args": [
+            process.command,
+            "--config",
+            f"{CONFIG_DIR}/{process.config_key}",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PORT),
+        ],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": process.env,
+        "resources": container_resources(process.resources),
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        **probes(),
+    }
+    if process.env_from:
+        container["envFrom"] = process.env_from
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(owner, name, process.component),
+        "spec": {
+            "replicas": replicas,
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(owner, process.component)},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {**prometheus_annotations(), **annotations},
+                },
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": automount_token,
+                    "terminationGracePeriodSeconds": grace_seconds,
+                    "securityContext": pod_security(),
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": name}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": tmp_size}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def dns_egress() -> dict[str, Any]:
+    return {
+        "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def control_peers(settings: OperatorSettings) -> list[dict[str, Any]]:
+    """Who may call a process's port besides its clients: the operator (status, drain) and
+    the monitoring namespace (metrics)."""
+    peers: list[dict[str, Any]] = [
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": settings.operator_namespace}
+            },
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-operator"}},
+        }
+    ]
+    if settings.monitoring_namespace:
+        peers.append(
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": settings.monitoring_namespace}
+                }
+            }
+        )
+    return peers

@@ -7,25 +7,23 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
 from axis.config.specs import (
     ExchangeConnectorSpec,
     SecretRef,
     VaultAuth,
     VaultCredentials,
 )
-from axis_operator import API_VERSION
 from axis_operator.render.common import (
     Manifest,
     Owner,
+    Process,
     config_map,
-    container_resources,
-    container_security,
+    config_resource,
+    control_peers,
+    dns_egress,
+    labels,
     metadata,
-    pod_security,
-    probes,
-    prometheus_annotations,
+    process_deployment,
     selector,
     service,
     service_account,
@@ -35,7 +33,6 @@ from axis_operator.render.exchanges import exchange_hosts
 from axis_operator.settings import PORT, OperatorSettings
 
 COMPONENT = "gateway"
-CONFIG_DIR = "/etc/axis"
 CONFIG_KEY = "connector.yaml"
 KEYS_FILE = "exchange-keys.json"  # rendered by Vault Agent at /vault/secrets/<KEYS_FILE>
 ISTIO = "networking.istio.io/v1"
@@ -47,16 +44,6 @@ def gateway_name(connector: str) -> str:
 
 def mesh_enabled(spec: ExchangeConnectorSpec, settings: OperatorSettings) -> bool:
     return settings.mesh_enabled if spec.mesh.enabled is None else spec.mesh.enabled
-
-
-def config_text(owner: Owner, spec: ExchangeConnectorSpec) -> str:
-    resource = {
-        "apiVersion": API_VERSION,
-        "kind": "ExchangeConnector",
-        "metadata": {"name": owner.name, "namespace": owner.namespace},
-        "spec": spec.to_wire(),
-    }
-    return yaml.safe_dump(resource, sort_keys=False)
 
 
 def secret_env(ref: SecretRef) -> list[dict[str, Any]]:
@@ -99,9 +86,8 @@ def vault_login_env(vault: VaultCredentials, settings: OperatorSettings) -> list
 
 
 def deployment(owner: Owner, spec: ExchangeConnectorSpec, settings: OperatorSettings) -> Manifest:
-    name = gateway_name(owner.name)
     env: list[dict[str, Any]] = [{"name": "AXIS_CONNECTOR_NAME", "value": owner.name}]
-    annotations = {**prometheus_annotations(), "trading.axis.io/spec-hash": spec_hash(spec)}
+    annotations = {"trading.axis.io/spec-hash": spec_hash(spec)}
     credentials = spec.credentials
     if credentials.secret_ref is not None:
         env += secret_env(credentials.secret_ref)
@@ -111,60 +97,30 @@ def deployment(owner: Owner, spec: ExchangeConnectorSpec, settings: OperatorSett
         env += vault_login_env(credentials.vault, settings)
     elif credentials.local is not None:
         env.append({"name": "AXIS_CREDENTIALS_PROFILE", "value": credentials.local.profile})
-    pod_labels = dict(metadata(owner, name, COMPONENT)["labels"])
+    pod_labels = labels(owner, COMPONENT)
     if mesh_enabled(spec, settings):
         pod_labels["sidecar.istio.io/inject"] = "true"
         env.append({"name": "AXIS_EGRESS_TLS_ORIGINATION", "value": "true"})
-    container: dict[str, Any] = {
-        "name": COMPONENT,
-        "image": spec.image or settings.image,
-        "imagePullPolicy": settings.image_pull_policy,
-        "command": ["axis"],
-        "args": [
-            "gateway",
-            "--config",
-            f"{CONFIG_DIR}/{CONFIG_KEY}",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(PORT),
-        ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": env,
-        "resources": container_resources(spec.resources),
-        "securityContext": container_security(),
-        "volumeMounts": [
-            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-        **probes(),
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(owner, name, COMPONENT),
-        "spec": {
-            # One gateway per account: two would each spend the account's request weight.
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(owner, COMPONENT)},
-            "template": {
-                "metadata": {"labels": pod_labels, "annotations": annotations},
-                "spec": {
-                    "serviceAccountName": name,
-                    "automountServiceAccountToken": credentials.vault is not None,
-                    "terminationGracePeriodSeconds": 30,
-                    "securityContext": pod_security(),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": name}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                    ],
-                },
-            },
-        },
-    }
+    process = Process(
+        component=COMPONENT,
+        command="gateway",
+        config_key=CONFIG_KEY,
+        image=spec.image or settings.image,
+        env=env,
+        resources=spec.resources,
+    )
+    # One gateway per account: two would each spend the account's request weight.
+    return process_deployment(
+        owner,
+        process,
+        settings,
+        replicas=1,
+        pod_labels=pod_labels,
+        annotations=annotations,
+        automount_token=credentials.vault is not None,
+        grace_seconds=30,
+        tmp_size="64Mi",
+    )
 
 
 def istio_objects(owner: Owner, spec: ExchangeConnectorSpec) -> list[Manifest]:
@@ -287,21 +243,8 @@ def network_policy(owner: Owner, settings: OperatorSettings) -> Manifest:
     vault_port = vault.port or (443 if vault.scheme == "https" else 80)
     peers: list[dict[str, Any]] = [
         {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-worker"}}},
-        {
-            "namespaceSelector": {
-                "matchLabels": {"kubernetes.io/metadata.name": settings.operator_namespace}
-            },
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-operator"}},
-        },
+        *control_peers(settings),
     ]
-    if settings.monitoring_namespace:
-        peers.append(
-            {
-                "namespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": settings.monitoring_namespace}
-                }
-            }
-        )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -311,15 +254,7 @@ def network_policy(owner: Owner, settings: OperatorSettings) -> Manifest:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}],
             "egress": [
-                {
-                    "to": [
-                        {
-                            "namespaceSelector": {},
-                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
+                dns_egress(),
                 {"ports": [{"protocol": "TCP", "port": 443}]},
                 {"ports": [{"protocol": "TCP", "port": vault_port}]},
             ],
@@ -333,7 +268,7 @@ def render_connector(
     """Every child of an ExchangeConnector, in apply order."""
     name = gateway_name(owner.name)
     children = [
-        config_map(owner, name, COMPONENT, CONFIG_KEY, config_text(owner, spec)),
+        config_map(owner, name, COMPONENT, CONFIG_KEY, config_resource(owner, spec)),
         service_account(owner, name, COMPONENT, automount=spec.credentials.vault is not None),
         network_policy(owner, settings),
         service(owner, name, COMPONENT),

@@ -7,20 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from axis.config.specs import TradingStrategySpec
-from axis_operator import API_VERSION
 from axis_operator.render.common import (
     Manifest,
     Owner,
+    Process,
     config_map,
-    container_resources,
-    container_security,
+    config_resource,
+    control_peers,
+    dns_egress,
+    labels,
     metadata,
-    pod_security,
-    probes,
-    prometheus_annotations,
+    process_deployment,
     selector,
     service,
     service_account,
@@ -29,7 +27,6 @@ from axis_operator.render.common import (
 from axis_operator.settings import PORT, OperatorSettings
 
 COMPONENT = "worker"
-CONFIG_DIR = "/etc/axis"
 CONFIG_KEY = "strategy.yaml"
 
 
@@ -42,81 +39,34 @@ def gateways(spec: TradingStrategySpec, namespace: str) -> dict[str, str]:
     return {name: f"http://{name}-gateway.{namespace}.svc:{PORT}" for name in spec.connectors}
 
 
-def config_text(owner: Owner, spec: TradingStrategySpec) -> str:
-    resource = {
-        "apiVersion": API_VERSION,
-        "kind": "TradingStrategy",
-        "metadata": {"name": owner.name, "namespace": owner.namespace},
-        "spec": spec.to_wire(),
-    }
-    return yaml.safe_dump(resource, sort_keys=False)
-
-
 def deployment(owner: Owner, spec: TradingStrategySpec, settings: OperatorSettings) -> Manifest:
-    name = worker_name(owner.name)
     env: list[dict[str, Any]] = [
         {"name": "AXIS_STRATEGY_NAME", "value": owner.name},
         {"name": "AXIS_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "AXIS_GATEWAYS", "value": json.dumps(gateways(spec, owner.namespace))},
         {"name": "AXIS_SERVE_URL", "value": settings.model_service_url},
     ]
-    container: dict[str, Any] = {
-        "name": COMPONENT,
-        "image": spec.image or settings.image,
-        "imagePullPolicy": settings.image_pull_policy,
-        "command": ["axis"],
-        "args": [
-            "trade",
-            "--config",
-            f"{CONFIG_DIR}/{CONFIG_KEY}",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(PORT),
-        ],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": env,
-        "resources": container_resources(spec.resources),
-        "securityContext": container_security(),
-        "volumeMounts": [
-            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-        **probes(),
-    }
-    if settings.store_secret:
-        container["envFrom"] = [{"secretRef": {"name": settings.store_secret, "optional": True}}]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(owner, name, COMPONENT),
-        "spec": {
-            "replicas": 0 if spec.paused else 1,
-            "strategy": {"type": "Recreate"},
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(owner, COMPONENT)},
-            "template": {
-                "metadata": {
-                    "labels": metadata(owner, name, COMPONENT)["labels"],
-                    "annotations": {
-                        **prometheus_annotations(),
-                        "trading.axis.io/spec-hash": spec_hash(spec),
-                    },
-                },
-                "spec": {
-                    "serviceAccountName": name,
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": settings.termination_grace_seconds,
-                    "securityContext": pod_security(),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": name}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-                    ],
-                },
-            },
-        },
-    }
+    store = [{"secretRef": {"name": settings.store_secret, "optional": True}}]
+    process = Process(
+        component=COMPONENT,
+        command="trade",
+        config_key=CONFIG_KEY,
+        image=spec.image or settings.image,
+        env=env,
+        resources=spec.resources,
+        env_from=store if settings.store_secret else None,
+    )
+    return process_deployment(
+        owner,
+        process,
+        settings,
+        replicas=0 if spec.paused else 1,
+        pod_labels=labels(owner, COMPONENT),
+        annotations={"trading.axis.io/spec-hash": spec_hash(spec)},
+        automount_token=False,
+        grace_seconds=settings.termination_grace_seconds,
+        tmp_size="256Mi",
+    )
 
 
 def disruption_budget(owner: Owner) -> Manifest:
@@ -134,14 +84,7 @@ def disruption_budget(owner: Owner) -> Manifest:
 
 
 def network_policy(owner: Owner, spec: TradingStrategySpec, settings: OperatorSettings) -> Manifest:
-    egress: list[dict[str, Any]] = [
-        {  # DNS
-            "to": [
-                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
-            ],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        }
-    ]
+    egress: list[dict[str, Any]] = [dns_egress()]
     for connector in spec.connectors:
         egress.append(
             {
@@ -173,22 +116,6 @@ def network_policy(owner: Owner, spec: TradingStrategySpec, settings: OperatorSe
         }
     egress.append({"to": [model_peer], "ports": [{"protocol": "TCP", "port": settings.model_port}]})
 
-    scrapers: list[dict[str, Any]] = [
-        {
-            "namespaceSelector": {
-                "matchLabels": {"kubernetes.io/metadata.name": settings.operator_namespace}
-            },
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "axis-operator"}},
-        }
-    ]
-    if settings.monitoring_namespace:
-        scrapers.append(
-            {
-                "namespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": settings.monitoring_namespace}
-                }
-            }
-        )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -196,7 +123,9 @@ def network_policy(owner: Owner, spec: TradingStrategySpec, settings: OperatorSe
         "spec": {
             "podSelector": {"matchLabels": selector(owner, COMPONENT)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": scrapers, "ports": [{"protocol": "TCP", "port": PORT}]}],
+            "ingress": [
+                {"from": control_peers(settings), "ports": [{"protocol": "TCP", "port": PORT}]}
+            ],
             "egress": egress,
         },
     }
@@ -208,7 +137,7 @@ def render_strategy(
     """Every child of a TradingStrategy, in apply order."""
     name = worker_name(owner.name)
     return [
-        config_map(owner, name, COMPONENT, CONFIG_KEY, config_text(owner, spec)),
+        config_map(owner, name, COMPONENT, CONFIG_KEY, config_resource(owner, spec)),
         service_account(owner, name, COMPONENT, automount=False),
         network_policy(owner, spec, settings),
         service(owner, name, COMPONENT),
