@@ -37,6 +37,7 @@ class OperatorSettings(BaseModel):
     model_namespace: str | None = "axis"
     model_port: int = 8000
     vault_addr: str = "http://vault.vault.svc:8200"
+    vault_auth_path: str = "kubernetes"  # the Kubernetes auth mount gateways log in through
     operator_namespace: str = "axis"
     monitoring_namespace: str | None = "monitoring"
     peering: str = "axis"

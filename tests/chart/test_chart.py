@@ -116,6 +116,7 @@ def test_operator_deployment_runs_the_operator_with_rbac_and_peering() -> None:
     assert deployment["spec"]["replicas"] == 2
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["AXIS_OPERATOR_IMAGE"] == "ghcr.io/axis-trading/axis:0.1.0"
+    assert env["AXIS_OPERATOR_VAULT_AUTH_PATH"] == "kubernetes"
     assert env["AXIS_OPERATOR_PEERING"] == one(found, "ClusterKopfPeering")["metadata"]["name"]
     rules = one(found, "ClusterRole")["rules"]
     resources = {r for rule in rules for r in rule["resources"]}

@@ -277,6 +277,7 @@ def test_vault_kubernetes_login_env() -> None:
     children = CASES["connector-vault-login"]()
     env = {e["name"]: e["value"] for e in gateway_container(children)["env"] if "value" in e}
     assert env["AXIS_VAULT_ADDR"] == SETTINGS.vault_addr
+    assert env["AXIS_VAULT_AUTH_PATH"] == "kubernetes"
     assert env["AXIS_VAULT_ROLE"] == "axis-gateway-binance-futures"
     assert (env["AXIS_VAULT_MOUNT"], env["AXIS_VAULT_PATH"]) == ("secret", "axis/binance-futures")
     account = next(c for c in children if c["kind"] == "ServiceAccount")

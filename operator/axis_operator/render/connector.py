@@ -79,6 +79,7 @@ def vault_agent_annotations(vault: VaultCredentials) -> dict[str, str]:
 def vault_login_env(vault: VaultCredentials, settings: OperatorSettings) -> list[dict[str, Any]]:
     return [
         {"name": "AXIS_VAULT_ADDR", "value": settings.vault_addr},
+        {"name": "AXIS_VAULT_AUTH_PATH", "value": settings.vault_auth_path},
         {"name": "AXIS_VAULT_ROLE", "value": vault.role},
         {"name": "AXIS_VAULT_MOUNT", "value": vault.mount},
         {"name": "AXIS_VAULT_PATH", "value": vault.path},
