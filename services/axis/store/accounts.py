@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -168,17 +167,16 @@ class CredentialRepository:
         )
         return list(self.session.scalars(query))
 
-    def batches(self, size: int = 100) -> Iterator[list[ExchangeCredential]]:
-        last = 0
-        while True:
-            query = (
-                select(ExchangeCredential)
-                .where(ExchangeCredential.id > last)
-                .order_by(ExchangeCredential.id)
-                .limit(size)
-            )
-            rows = list(self.session.scalars(query))
-            if not rows:
-                return
-            yield rows
-            last = rows[-1].id
+    def batch_after(self, last_id: int, size: int = 100) -> list[ExchangeCredential]:
+        """The next ``size`` credentials after ``last_id``, locked for update (rotation)."""
+        query = (
+            select(ExchangeCredential)
+            .where(ExchangeCredential.id > last_id)
+            .order_by(ExchangeCredential.id)
+            .limit(size)
+            .with_for_update()
+        )
+        return list(self.session.scalars(query))
+
+    def versions_in_use(self) -> set[str]:
+        return set(self.session.scalars(select(ExchangeCredential.key_version).distinct()))
