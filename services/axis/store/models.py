@@ -167,6 +167,9 @@ class Position(Base):
     quantity: Mapped[Decimal] = mapped_column(Money())
     notional_value: Mapped[Decimal] = mapped_column(Money())
     margin: Mapped[Decimal] = mapped_column(Money())
+    opened_margin: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal(0)
+    )  # margin committed by every entry, the base of pnl_pct
     stop_loss_price: Mapped[Decimal | None] = mapped_column(Money())
     take_profit_price: Mapped[Decimal | None] = mapped_column(Money())
     liquidation_price: Mapped[Decimal | None] = mapped_column(Money())

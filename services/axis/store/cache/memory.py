@@ -60,6 +60,15 @@ class MemoryCache:
         with self._lock:
             return self._live(key, self._clock())
 
+    def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
+        with self._lock:
+            now = self._clock()
+            value = self._live(key, now)
+            if value is None:
+                return None, None
+            expires = self._data[key][1]
+            return value, (None if expires is None else expires - now)
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         with self._lock:
             now = self._clock()

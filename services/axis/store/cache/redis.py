@@ -75,6 +75,19 @@ class RedisCache:
         value = self._call(lambda: self.client.get(self._k(key)))
         return None if value is None else _bytes(value)
 
+    def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
+        """The value and its remaining TTL in seconds, in one round trip."""
+
+        def both() -> tuple[bytes | None, float | None]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(self._k(key))
+            pipe.pttl(self._k(key))
+            value, pttl = pipe.execute()
+            ttl = int(pttl) / 1000 if value is not None and int(pttl) >= 0 else None
+            return (None if value is None else _bytes(value)), ttl
+
+        return self._call(both)
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []

@@ -128,15 +128,20 @@ class ResilientCache:
     # -- reads --------------------------------------------------------------------------------
     def lookup(self, key: str) -> tuple[bytes | None, str]:
         """The value and how the read went: ``hit``, ``miss`` or ``error`` (cache down)."""
+        value, _ttl, result = self.lookup_ttl(key)
+        return value, result
+
+    def lookup_ttl(self, key: str) -> tuple[bytes | None, float | None, str]:
+        """Like :meth:`lookup`, with the value's remaining TTL (one round trip)."""
         if not self._usable():
-            return None, ERROR
+            return None, None, ERROR
         try:
-            value = self.primary.get(key)
+            value, ttl = self.primary.get_with_ttl(key)
         except CacheUnavailable as exc:
             self._failed(exc)
-            return None, ERROR
+            return None, None, ERROR
         self._succeeded()
-        return value, (HIT if value is not None else MISS)
+        return value, ttl, (HIT if value is not None else MISS)
 
     def ping(self) -> None:
         self.primary.ping()

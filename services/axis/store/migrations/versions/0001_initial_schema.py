@@ -490,6 +490,7 @@ def upgrade() -> None:
         sa.Column("quantity", Money(30, 10), nullable=False),
         sa.Column("notional_value", Money(30, 10), nullable=False),
         sa.Column("margin", Money(30, 10), nullable=False),
+        sa.Column("opened_margin", Money(30, 10), nullable=False),
         sa.Column("stop_loss_price", Money(30, 10), nullable=True),
         sa.Column("take_profit_price", Money(30, 10), nullable=True),
         sa.Column("liquidation_price", Money(30, 10), nullable=True),
