@@ -284,16 +284,11 @@ class TradingService:
                 self.ctx.now_ms(),
             )
             order, decision, journal = self._place(session, user, intent, snapshot, venue, exchange)
-            if decision.action is RiskAction.VETO:
-                self._refused(user.id, decision.rule, decision.reason)
-                raise ApiError(
-                    400,
-                    decision.reason,
-                    rule=decision.rule,
-                    details=dict(decision.details),
-                )
-            if not venue.fills:
-                raise ApiError(400, order.reject_reason, rule="venue_rejected")
+            refusal = self._refusal(user.id, order, decision, venue)
+            if refusal is not None:
+                # The refused order stays in the journal (committed); nothing else changed.
+                session.commit()
+                raise refusal
             order, fill = venue.fills[0]
             row = self._apply_entry(session, user, current, request, inst, fill, order)
             order_row = journal.rows[order.client_order_id]
@@ -449,9 +444,10 @@ class TradingService:
             order, decision, journal = self._place(
                 session, user, intent, snapshot, venue, row.exchange
             )
-            if decision.action is RiskAction.VETO or not venue.fills:
-                reason = decision.reason or order.reject_reason
-                raise ApiError(400, reason, rule=decision.rule or "venue_rejected")
+            refusal = self._refusal(user.id, order, decision, venue)
+            if refusal is not None:
+                session.commit()
+                raise refusal
             order, fill = venue.fills[0]
             result = self._apply_exit(row, inst, fill, request)
             order_row = journal.rows[order.client_order_id]
@@ -526,8 +522,19 @@ class TradingService:
         }
 
     # -- after commit -------------------------------------------------------------------------
-    def _refused(self, user_id: int, rule: str, reason: str) -> None:
-        log.info("order_refused", user_id=user_id, rule=rule, reason=reason)
+    def _refusal(
+        self, user_id: int, order: Order, decision: RiskDecision, venue: PaperVenue
+    ) -> ApiError | None:
+        """The 400 for a vetoed or venue-rejected order, or None when it filled."""
+        if decision.action is RiskAction.VETO:
+            log.info("order_vetoed", user_id=user_id, rule=decision.rule, reason=decision.reason)
+            return ApiError(
+                400, decision.reason, rule=decision.rule, details=dict(decision.details)
+            )
+        if not venue.fills:
+            log.info("order_rejected", user_id=user_id, reason=order.reject_reason)
+            return ApiError(400, order.reject_reason, rule="venue_rejected")
+        return None
 
     def _after_change(
         self, user_id: int, order: Order, fill: Fill, symbol: str, position_side: str

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.exceptions import Abort, Exit, TyperException
 
+from axis.cli.api import register as register_api_commands
 from axis.config import BacktestConfig, ConfigError, EngineChoice
 from axis.data import DataError
 from axis.domain.enums import Exchange, MarginMode
@@ -270,6 +271,8 @@ def data_download(
 
 
 import axis.cli.kube  # noqa: E402, F401  registers `axis crds` and `axis operator`
+
+register_api_commands(app)
 
 
 def _fail(message: str) -> None:
