@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from axis import __version__
 from axis.api import errors
 from axis.api.context import ApiContext, build_context
-from axis.api.middleware import API_PREFIX, RequestMiddleware
+from axis.api.middleware import RequestMiddleware
 from axis.api.routers import (
     auth,
     backtests,
@@ -78,5 +78,5 @@ def create_app(settings: AxisSettings | None = None, context: ApiContext | None 
     app.add_middleware(RequestMiddleware)
     app.include_router(health.router)
     for module in (auth, positions, data, users, decisions, trading, strategies, backtests):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router)
     return app

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
+from axis.api.schemas import API_PREFIX
 from axis.observability import metrics
 from axis.observability.logging import bind_request, clear_request, get_logger
 from axis.store.audit import AuditRepository
@@ -33,7 +34,6 @@ log = get_logger("axis.api.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UNLIMITED_PATHS = ("/healthz", "/readyz", "/metrics")
-API_PREFIX = "/api/v2"
 
 
 def outcome_of(status: int) -> str:

@@ -17,6 +17,8 @@ from axis.domain.enums import Exchange
 from axis.risk.limits import RiskProfile, TradingState
 from axis.store.cache.keys import SymbolError, perpetual_symbol
 
+API_PREFIX = "/api/v2"
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,50}$"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,185}\.[A-Za-z]{2,63}$"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"

@@ -173,15 +173,21 @@ def _close(client: TestClient, ctx: ApiContext) -> None:
 @pytest.fixture(params=["pg", "sqlite"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The API on both stacks: PostgreSQL + Redis, and SQLite + in-process cache."""
-    yield make_api(tmp_path, request.param, request)
+    return make_api(tmp_path, request.param, request)
 
 
 @pytest.fixture
 def pg_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The API on PostgreSQL + Redis only."""
-    yield make_api(tmp_path, "pg", request)
+    return make_api(tmp_path, "pg", request)
 
 
 @pytest.fixture
 def sqlite_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    yield make_api(tmp_path, "sqlite", request)
+    return make_api(tmp_path, "sqlite", request)
+
+
+@pytest.fixture
+def ip_limited_api(request: pytest.FixtureRequest, tmp_path: Path) -> Api:
+    """SQLite API whose global per-IP limit is 5 requests a minute."""
+    return make_api(tmp_path, "sqlite", request, requests_per_minute_per_ip=5)

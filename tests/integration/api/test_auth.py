@@ -21,7 +21,8 @@ def test_register_refuses_duplicates_and_weak_passwords(api: Api) -> None:
         "/api/v2/auth/register",
         json={"username": alice.username, "email": "new@example.com", "password": PASSWORD},
     )
-    assert again.status_code == 409 and again.json()["field"] == "body.username"
+    assert again.status_code == 409
+    assert again.json()["field"] == "body.username"
     weak = api.client.post(
         "/api/v2/auth/register",
         json={"username": "someone", "email": "s@example.com", "password": "aaaaaaaaaaaa"},
@@ -34,7 +35,8 @@ def test_passwords_are_stored_as_argon2id(api: Api) -> None:
     alice = api.register()
     with api.ctx.db.session() as session:
         stored = session.get(User, alice.user_id).password_hash
-    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
 
 
 def test_login_failures_do_not_say_which_part_was_wrong(api: Api) -> None:
@@ -142,7 +144,8 @@ def test_exchange_keys_need_totp_and_are_never_returned(api: Api) -> None:
     alice = api.register()
     url = f"/api/v2/users/{alice.user_id}/exchange-keys"
     without = api.client.post(url, headers=alice.headers, json=KEYS)
-    assert without.status_code == 403 and "TOTP" in without.json()["error"]
+    assert without.status_code == 403
+    assert "TOTP" in without.json()["error"]
     api.enable_totp(alice)
     missing = api.client.post(url, headers=alice.headers, json=KEYS)
     assert missing.status_code == 403
@@ -155,7 +158,8 @@ def test_exchange_keys_need_totp_and_are_never_returned(api: Api) -> None:
     assert replayed.status_code == 403  # a code is good once
     listed = api.client.get(url, headers=alice.headers)
     text = listed.text
-    assert KEYS["api_key"] not in text and KEYS["secret"] not in text
+    assert KEYS["api_key"] not in text
+    assert KEYS["secret"] not in text
     with api.ctx.db.session() as session:
         row = session.scalars(select(ExchangeCredential)).first()
         assert KEYS["secret"] not in row.secret_encrypted
@@ -163,7 +167,8 @@ def test_exchange_keys_need_totp_and_are_never_returned(api: Api) -> None:
     rotated = api.client.post(
         url, headers=api.totp_headers(alice), json={**KEYS, "secret": "rotated-secret-1"}
     )
-    assert rotated.status_code == 201 and rotated.json()["rotated_at"] is not None
+    assert rotated.status_code == 201
+    assert rotated.json()["rotated_at"] is not None
     credential = rotated.json()["credential_id"]
     assert api.client.delete(f"{url}/{credential}", headers=alice.headers).status_code == 403
     gone = api.client.delete(f"{url}/{credential}", headers=api.totp_headers(alice))
@@ -179,7 +184,8 @@ def test_kill_switch_release_needs_totp(api: Api) -> None:
     api.enable_totp(alice)
     assert api.client.delete(url, headers=alice.headers).status_code == 403
     released = api.client.delete(url, headers=api.totp_headers(alice))
-    assert released.status_code == 200 and released.json()["trading_state"] == "active"
+    assert released.status_code == 200
+    assert released.json()["trading_state"] == "active"
     assert api.open(alice).status_code == 200
 
 

@@ -51,13 +51,17 @@ def test_open_fills_at_the_quote_and_records_order_fill_and_position(api: Api) -
         trade = session.scalars(select(Trade).where(Trade.user_id == alice.user_id)).one()
         position = session.get(Position, body["position_id"])
         user = session.get(User, alice.user_id)
-        assert order.status == "filled" and order.position_id == position.id
+        assert order.status == "filled"
+        assert order.position_id == position.id
         assert order.client_order_id == body["client_order_id"]
-        assert trade.order_id == order.id and float(trade.fee) == pytest.approx(body["fee"])
+        assert trade.order_id == order.id
+        assert float(trade.fee) == pytest.approx(body["fee"])
         assert trade.exchange_order_id == body["exchange_order_id"]
-        assert position.status == "open" and position.side == "long"
+        assert position.status == "open"
+        assert position.side == "long"
         assert float(position.quantity) == body["quantity"]
-        assert position.regime == "bull_trend" and float(position.confidence) == 0.8
+        assert position.regime == "bull_trend"
+        assert float(position.confidence) == 0.8
         assert float(user.wallet_balance) == pytest.approx(10_000 - body["fee"])
 
 
@@ -104,7 +108,8 @@ def test_kill_switch_halts_new_risk_but_not_closing(api: Api) -> None:
         headers=alice.headers,
         json={"reason": "drill"},
     )
-    assert halt.status_code == 200 and halt.json()["trading_state"] == "halted"
+    assert halt.status_code == 200
+    assert halt.json()["trading_state"] == "halted"
     refused = api.open(alice, symbol="XRPUSDT")
     assert refused.status_code == 400
     assert refused.json()["rule"] == "trading_state"
@@ -166,7 +171,8 @@ def test_partial_then_full_close_realises_pnl_and_frees_margin(api: Api) -> None
         headers=alice.headers,
         json={"user_id": alice.user_id},
     ).json()
-    assert rest["status"] == "closed" and rest["remaining_quantity"] == 0
+    assert rest["status"] == "closed"
+    assert rest["remaining_quantity"] == 0
     again = api.client.post(
         f"/api/v2/positions/{pid}/close", headers=alice.headers, json={"user_id": alice.user_id}
     )

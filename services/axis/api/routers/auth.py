@@ -10,6 +10,7 @@ from axis.api.auth import Context, CurrentUser
 from axis.api.context import ApiContext
 from axis.api.errors import ApiError, field_error
 from axis.api.schemas import (
+    API_PREFIX,
     LoginRequest,
     RefreshRequest,
     RegisterRequest,
@@ -26,7 +27,7 @@ from axis.store.accounts import RefreshTokenRepository, UserRepository
 from axis.store.models import User
 from axis.store.types import utcnow
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 
 def user_out(user: User) -> UserOut:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from axis.api.auth import Context, CurrentUser
 from axis.api.context import ApiContext
 from axis.api.errors import ApiError
-from axis.api.schemas import BacktestOut, BacktestRequest, error_responses
+from axis.api.schemas import API_PREFIX, BacktestOut, BacktestRequest, error_responses
 from axis.api.services import Svc
 from axis.config import BacktestConfig, ConfigError
 from axis.data import DataError
@@ -19,7 +19,7 @@ from axis.domain.instrument import InstrumentError
 from axis.store.jobs import BacktestRepository
 from axis.store.models import BacktestJob
 
-router = APIRouter(prefix="/backtests", tags=["backtests"])
+router = APIRouter(prefix=f"{API_PREFIX}/backtests", tags=["backtests"])
 
 BacktestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

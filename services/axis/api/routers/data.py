@@ -13,6 +13,7 @@ from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
 from axis.api.market import API_TIMEFRAMES, NoMarketData
 from axis.api.schemas import (
+    API_PREFIX,
     MarketDataResponse,
     RegimeResponse,
     RegimeUpdateRequest,
@@ -25,7 +26,7 @@ from axis.store.models import RegimeHistory
 from axis.store.records import RegimeRepository
 from axis.store.types import to_decimal
 
-router = APIRouter(tags=["data"])
+router = APIRouter(prefix=API_PREFIX, tags=["data"])
 
 TIMEFRAME_PATTERN = "^(" + "|".join(API_TIMEFRAMES) + ")$"
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Query, Request
 
 from axis.api.auth import Context, CurrentUser, ensure_owner
 from axis.api.errors import ApiError
-from axis.api.schemas import DecisionOut, DecisionRequest, error_responses
+from axis.api.schemas import API_PREFIX, DecisionOut, DecisionRequest, error_responses
 from axis.store.cache import keys
 from axis.store.models import AIDecision
 from axis.store.records import DecisionRepository
 from axis.store.types import to_decimal
 
-router = APIRouter(prefix="/decisions", tags=["decisions"])
+router = APIRouter(prefix=f"{API_PREFIX}/decisions", tags=["decisions"])
 
 
 def decision_out(row: AIDecision) -> DecisionOut:

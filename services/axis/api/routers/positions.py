@@ -11,6 +11,7 @@ from axis.api.auth import Context, CurrentUser, OpenLimitedUser, ensure_owner
 from axis.api.context import ApiContext
 from axis.api.errors import ApiError
 from axis.api.schemas import (
+    API_PREFIX,
     ClosePositionRequest,
     ClosePositionResponse,
     OpenPositionRequest,
@@ -22,7 +23,7 @@ from axis.api.services import Svc
 from axis.store.models import Position
 from axis.store.trading import PositionRepository
 
-router = APIRouter(prefix="/positions", tags=["trading"])
+router = APIRouter(prefix=f"{API_PREFIX}/positions", tags=["trading"])
 
 PositionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

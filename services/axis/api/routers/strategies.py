@@ -17,6 +17,7 @@ from axis.api.auth import Context, CurrentUser, verify_totp
 from axis.api.context import ApiContext
 from axis.api.errors import ApiError
 from axis.api.schemas import (
+    API_PREFIX,
     KillSwitchRequest,
     StrategyOut,
     StrategyRequest,
@@ -28,7 +29,7 @@ from axis.store.cache import keys
 from axis.store.jobs import StrategyRepository
 from axis.store.models import Strategy
 
-router = APIRouter(prefix="/strategies", tags=["strategies"])
+router = APIRouter(prefix=f"{API_PREFIX}/strategies", tags=["strategies"])
 
 StrategyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TotpHeader = Annotated[str | None, Header(alias="X-TOTP-Code", pattern=r"^\d{6}$")]

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from axis.api.auth import Context, CurrentUser, ensure_owner
 from axis.api.errors import ApiError
-from axis.api.schemas import TriggerRequest, TriggerResponse, error_responses
+from axis.api.schemas import API_PREFIX, TriggerRequest, TriggerResponse, error_responses
 from axis.store.cache import keys
 
-router = APIRouter(prefix="/trading", tags=["trading"])
+router = APIRouter(prefix=f"{API_PREFIX}/trading", tags=["trading"])
 
 
 @router.post(

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from axis.api.auth import Context, CurrentUser, ensure_owner, verify_totp
 from axis.api.errors import ApiError
 from axis.api.schemas import (
+    API_PREFIX,
     ClosePositionRequest,
     CloseReason,
     ExchangeKeysOut,
@@ -27,7 +28,7 @@ from axis.store.models import ExchangeCredential
 from axis.store.trading import PositionRepository
 from axis.store.types import utcnow
 
-router = APIRouter(prefix="/users/{user_id}", tags=["users"])
+router = APIRouter(prefix=API_PREFIX + "/users/{user_id}", tags=["users"])
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TotpHeader = Annotated[str | None, Header(alias="X-TOTP-Code", pattern=r"^\d{6}$")]
