@@ -124,15 +124,44 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 @dataclass
 class RedisServer:
+    """A redis-server of a test's own; ``stop`` and ``start`` again on the same port and data
+    folder (``SAVE`` before stopping keeps the data across the restart)."""
+
+    binary: str
     port: int
-    process: subprocess.Popen[bytes]
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        if not wait_for(client.ping, 10):
+            self.stop()
+            pytest.fail(f"redis-server on port {self.port} did not start")
+        client.close()
+
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
 
@@ -142,29 +171,8 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own on a free port (the test may stop it)."""
     binary = shutil.which("redis-server")
     require(binary is not None, "redis-server binary not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(port, process)
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
-    if not wait_for(client.ping, 10):
-        server.stop()
-        pytest.fail(f"redis-server on port {port} did not start")
+    server = RedisServer(str(binary), free_port(), tmp_path)
+    server.start()
     try:
         yield server
     finally:

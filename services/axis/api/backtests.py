@@ -31,14 +31,21 @@ USER_ERRORS = (ConfigError, DataError, InstrumentError, ValidationError, ValueEr
 class BacktestRunner:
     def __init__(self, ctx: ApiContext, workers: int = 1) -> None:
         self.ctx = ctx
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backtest")
+        self.workers = workers
+        self.pool = self._new_pool()
         self.futures: dict[int, Future[None]] = {}
+        self._closed = False
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="backtest")
 
     def recover(self) -> int:
         with self.ctx.db.session() as session:
             return BacktestRepository(session).fail_interrupted()
 
     def submit(self, job_id: int, config: BacktestConfig) -> None:
+        if self._closed:  # the app was started again after a shutdown (lifespan rerun)
+            self.pool, self._closed = self._new_pool(), False
         self.futures[job_id] = self.pool.submit(self._run, job_id, config)
 
     def _run(self, job_id: int, config: BacktestConfig) -> None:
@@ -88,6 +95,7 @@ class BacktestRunner:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        self._closed = True
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 

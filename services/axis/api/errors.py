@@ -88,6 +88,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # A body that is not even text (bad encoding): invalid input like any other.
+            message = "the request body is not valid JSON"
+            return JSONResponse(
+                body(
+                    422,
+                    f"body: {message}",
+                    field="body",
+                    errors=[{"field": "body", "message": message}],
+                ),
+                status_code=422,
+            )
         return JSONResponse(
             body(exc.status_code, str(exc.detail)),
             status_code=exc.status_code,

@@ -171,10 +171,6 @@ class MarketService:
         self.ctx.cache.set(
             keys.market(exchange, symbol, f"source_{timeframe}"), source.encode(), ttl_s
         )
-        if candles:
-            last = candles[-1]
-            as_of = _close_time(last[0], timeframe)
-            self._store_quote(exchange, symbol, float(last[4]), as_of, source)
         return raw, ttl_s
 
     def indicators(self, exchange: str, symbol: str, timeframe: str, candles: bytes) -> bytes:

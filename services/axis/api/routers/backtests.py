@@ -122,8 +122,11 @@ def get_result(backtest_id: BacktestId, ctx: Context, user: CurrentUser) -> dict
 @router.get(
     "/{backtest_id}/report",
     name="backtests.report",
-    response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **error_responses(401, 403, 404, 409, 422)},
+    response_class=Response,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **error_responses(401, 403, 404, 409, 422),
+    },
 )
 def get_report(backtest_id: BacktestId, ctx: Context, user: CurrentUser) -> Response:
     """The self-contained HTML report (charts, monthly returns, trades)."""
