@@ -5,8 +5,9 @@
   ``user:{id}:account`` (1 minute, dropped on every change), so authorisation costs no
   database round trip on the hot paths.
 - :func:`ensure_owner`: 403 unless the caller is the user the resource belongs to.
-- :func:`require_totp`: the ``X-TOTP-Code`` header must hold a fresh code of the caller's
-  enabled second factor (going live, exchange keys, kill-switch release).
+- :func:`verify_totp`: the ``X-TOTP-Code`` header must hold a fresh code of the caller's
+  enabled second factor (going live, exchange keys, kill-switch release). Handlers call it
+  after the body validated, so refused input never uses up a code.
 - :func:`limit_open_positions`: the seed's 10 position opens per user per minute.
 """
 
@@ -16,12 +17,13 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
-from axis.observability.metrics import rate_limited_total
+from axis.observability.metrics import cache_requests_total, rate_limited_total
 from axis.security import totp
 from axis.security.tokens import ACCESS, TokenError
 from axis.store.accounts import UserRepository
@@ -31,7 +33,7 @@ from axis.store.models import User
 bearer = HTTPBearer(auto_error=False, description="access token from /api/v2/auth/login")
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
     return request.app.state.context
 
 
@@ -46,6 +48,7 @@ class Principal:
     totp_enabled: bool
     trading_state: str
     risk_profile: str
+    wallet: float = 0.0  # the paper account's wallet balance, as cached with the account
 
 
 def account_view(user: User) -> dict[str, Any]:
@@ -61,15 +64,25 @@ def account_view(user: User) -> dict[str, Any]:
     }
 
 
-def load_account(ctx: ApiContext, user_id: int) -> dict[str, Any] | None:
+def load_account(
+    ctx: ApiContext, user_id: int, known_miss: str | None = None
+) -> dict[str, Any] | None:
+    """The account view, cache first. ``known_miss`` ("miss"/"error"): the caller has just
+    looked in the cache and found nothing, so go straight to the database."""
+
     def from_db() -> bytes | None:
         with ctx.db.session() as session:
             user = UserRepository(session).get(user_id)
             return dumps(account_view(user)) if user is not None else None
 
-    raw, _ = read_through(
-        ctx.cache, keys.user_account(user_id), "user_account", from_db, keys.USER_TTL_S
-    )
+    key = keys.user_account(user_id)
+    if known_miss is not None:
+        cache_requests_total.labels(kind="user_account", result=known_miss).inc()
+        raw = from_db()
+        if raw is not None:
+            ctx.cache.set(key, raw, keys.USER_TTL_S)
+    else:
+        raw, _ = read_through(ctx.cache, key, "user_account", from_db, keys.USER_TTL_S)
     return json.loads(raw) if raw is not None else None
 
 
@@ -77,18 +90,25 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(
+async def current_user(
     request: Request,
     ctx: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    """Runs on the event loop: a token check and one cache read need no thread; only a cache
+    miss goes to the database, in the threadpool."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("missing bearer token")
     try:
         claims = ctx.security.tokens.decode(credentials.credentials, ACCESS)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
-    account = load_account(ctx, claims.user_id)
+    raw, result = ctx.cache.lookup(keys.user_account(claims.user_id))
+    if raw is not None:
+        cache_requests_total.labels(kind="user_account", result=result).inc()
+        account: dict[str, Any] | None = json.loads(raw)
+    else:
+        account = await run_in_threadpool(load_account, ctx, claims.user_id, result)
     if account is None or not account["active"]:
         raise _unauthorized("account disabled or removed")
     request.state.user_id = claims.user_id
@@ -99,6 +119,7 @@ def current_user(
         bool(account["totp"]),
         str(account["state"]),
         str(account["profile"]),
+        float(account["wallet"]),
     )
 
 
@@ -110,7 +131,7 @@ def ensure_owner(principal: Principal, user_id: int | None) -> None:
         raise ApiError(403, "not your resource")
 
 
-def require_admin(principal: CurrentUser) -> Principal:
+async def require_admin(principal: CurrentUser) -> Principal:
     if not principal.is_admin:
         raise ApiError(403, "operators only")
     return principal
@@ -134,18 +155,6 @@ def verify_totp(ctx: ApiContext, user_id: int, code: str | None) -> None:
         user.totp_last_step = step
 
 
-def require_totp(
-    ctx: Context,
-    principal: CurrentUser,
-    x_totp_code: Annotated[str | None, Header(pattern=r"^\d{6}$")] = None,
-) -> Principal:
-    verify_totp(ctx, principal.user_id, x_totp_code)
-    return principal
-
-
-TotpUser = Annotated[Principal, Depends(require_totp)]
-
-
 def hit_limit(ctx: ApiContext, scope: str, subject: str, limit: int, window_s: int = 60) -> None:
     """Count a hit in the current fixed window; 429 with Retry-After once over ``limit``."""
     window = int(ctx.clock() // window_s)
@@ -161,7 +170,7 @@ def hit_limit(ctx: ApiContext, scope: str, subject: str, limit: int, window_s: i
         )
 
 
-def limit_open_positions(ctx: Context, principal: CurrentUser) -> Principal:
+async def limit_open_positions(ctx: Context, principal: CurrentUser) -> Principal:
     hit_limit(
         ctx, "positions_open", str(principal.user_id), ctx.settings.open_position_limit_per_minute
     )

@@ -28,7 +28,7 @@ from axis.data import Bars, DataError, resample, timeframe_to_ms
 from axis.data.sample import find_sample, sample_bars, spot_proxy
 from axis.indicators import adx, bollinger, macd, rsi
 from axis.observability.metrics import cache_requests_total
-from axis.store.cache import keys, read_through
+from axis.store.cache import keys
 from axis.store.records import MarketDataRepository
 
 CANDLES = 200
@@ -154,42 +154,51 @@ class MarketService:
             candle[0] = int(candle[0])
         return candles, "bundled_sample"
 
-    def candles(self, exchange: str, symbol: str, timeframe: str) -> tuple[bytes, float | None]:
-        """The cached candle list (ccxt layout) and its remaining TTL."""
-        key = keys.market_ohlcv(exchange, symbol, timeframe)
-        value, ttl, result = self.ctx.cache.lookup_ttl(key)
-        cache_requests_total.labels(kind="market_ohlcv", result=result).inc()
-        if value is not None:
-            return value, ttl
+    def _load_candles(self, exchange: str, symbol: str, timeframe: str) -> tuple[bytes, float]:
+        """Candles from the database (or the bundle), cached with the seed's TTL."""
         loaded = self._load_rows(exchange, symbol, timeframe)
         if loaded is None:
             raise NoMarketData(f"no market data for {symbol} {timeframe} on {exchange}")
         candles, source = loaded
         raw = dumps(candles)
         ttl_s = float(self.ctx.settings.market_ttl_s)
-        self.ctx.cache.set(key, raw, ttl_s)
+        self.ctx.cache.set(keys.market_ohlcv(exchange, symbol, timeframe), raw, ttl_s)
         self.ctx.cache.set(
             keys.market(exchange, symbol, f"source_{timeframe}"), source.encode(), ttl_s
         )
         return raw, ttl_s
 
-    def indicators(self, exchange: str, symbol: str, timeframe: str, candles: bytes) -> bytes:
-        def compute() -> bytes:
-            rows = np.asarray(json.loads(candles), dtype=np.float64).reshape(-1, 6)
-            return dumps(indicator_values(rows[:, 4], rows[:, 2], rows[:, 3]))
-
-        key = keys.market_indicators(exchange, symbol, timeframe)
-        value, _ = read_through(
-            self.ctx.cache, key, "market_indicators", compute, self.ctx.settings.market_ttl_s
-        )
-        return value if value is not None else compute()
+    @staticmethod
+    def _indicators(candles: bytes) -> bytes:
+        rows = np.asarray(json.loads(candles), dtype=np.float64).reshape(-1, 6)
+        return dumps(indicator_values(rows[:, 4], rows[:, 2], rows[:, 3]))
 
     # -- responses ----------------------------------------------------------------------------
     def response(
         self, exchange: str, symbol: str, timeframe: str, include_indicators: bool
     ) -> bytes:
-        candles, ttl = self.candles(exchange, symbol, timeframe)
-        ind = self.indicators(exchange, symbol, timeframe, candles) if include_indicators else None
+        """The response body. A warm cache answers in one round trip (candles, indicators,
+        source and the candles' TTL together)."""
+        names = [
+            keys.market_ohlcv(exchange, symbol, timeframe),
+            keys.market_indicators(exchange, symbol, timeframe),
+            keys.market(exchange, symbol, f"source_{timeframe}"),
+        ]
+        (candles, ind, source), ttl, result = self.ctx.cache.lookup_many(names)
+        cache_requests_total.labels(kind="market_ohlcv", result=result).inc()
+        if candles is None:
+            candles, ttl = self._load_candles(exchange, symbol, timeframe)
+            source = self.ctx.cache.get(names[2])
+        if include_indicators:
+            indicator_result = (
+                "hit" if ind is not None else ("error" if result == "error" else "miss")
+            )
+            cache_requests_total.labels(kind="market_indicators", result=indicator_result).inc()
+            if ind is None:
+                ind = self._indicators(candles)
+                self.ctx.cache.set(names[1], ind, self.ctx.settings.market_ttl_s)
+        else:
+            ind = None
         now = self.ctx.now()
         full = float(self.ctx.settings.market_ttl_s)
         age = max(full - ttl, 0.0) if ttl is not None else 0.0
@@ -199,7 +208,6 @@ class MarketService:
         rendered = self._rendered.get(memo_key)
         if rendered is not None:
             return rendered
-        source = self.ctx.cache.get(keys.market(exchange, symbol, f"source_{timeframe}"))
         body = {
             "symbol": keys.compact_symbol(symbol),
             "exchange": exchange,

@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from axis.api.auth import load_account
+from axis.api.auth import Principal
 from axis.api.book import OpenPosition, value_book
 from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
@@ -43,17 +43,17 @@ class PortfolioService:
         data = json.loads(raw) if raw is not None else []
         return [OpenPosition.from_json(p) for p in data], result != "hit"
 
-    def summary(self, user_id: int) -> dict[str, Any]:
-        account = load_account(self.ctx, user_id)
-        if account is None:
-            raise ApiError(404, "user not found")
+    def summary(self, principal: Principal) -> dict[str, Any]:
+        """The caller's portfolio; the account facts come with the authenticated principal
+        (read from the same cache key a moment ago)."""
+        user_id = principal.user_id
         positions, reloaded = self.positions(user_id)
         try:
             quotes = self.market.quotes([(p.exchange, p.symbol) for p in positions])
         except NoMarketData as exc:
             raise ApiError(503, str(exc)) from None
         marks = {pair: q.price for pair, q in quotes.items()}
-        book = value_book(float(account["wallet"]), positions, marks)
+        book = value_book(principal.wallet, positions, marks)
         total = book.equity
         allocations: dict[str, dict[str, Any]] = {}
         committed = 0.0
@@ -96,7 +96,7 @@ class PortfolioService:
                 "margin_ratio": round(margin_ratio, 6) if math.isfinite(margin_ratio) else 1e9,
                 "closest_liquidation_distance": round(closest, 6) if closest is not None else None,
             },
-            "trading_state": account["state"],
+            "trading_state": principal.trading_state,
         }
 
     def _publish_summary(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -26,9 +26,10 @@ db_app = typer.Typer(help="Database schema: migrations shipped with AXIS.")
 keys_app = typer.Typer(help="Encryption keys of stored exchange credentials.")
 
 
-def _settings(**overrides: object) -> AxisSettings:
+def _settings(**overrides: Any) -> AxisSettings:
     try:
-        return AxisSettings(**{k: v for k, v in overrides.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return AxisSettings(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from axis.api.auth import Context, CurrentUser, OpenLimitedUser, ensure_owner
-from axis.api.context import ApiContext
+from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
 from axis.api.schemas import (
     API_PREFIX,
@@ -67,7 +67,7 @@ def position_out(row: Position) -> PositionOut:
 )
 def open_position(
     body: OpenPositionRequest, request: Request, services: Svc, user: OpenLimitedUser
-) -> dict[str, object]:
+) -> Response:
     """Open (or add to) a linear-perpetual position. The order passes the full risk chain of
     the user's profile; a veto answers 400 with the failing ``rule`` and its ``details``.
     Without a configured venue the order is paper-filled at the current price."""
@@ -75,7 +75,7 @@ def open_position(
     request.state.audit = {"symbol": body.symbol, "side": body.side.value}
     result = services.trading.open(body)
     request.state.audit["position_id"] = result["position_id"]
-    return result
+    return Response(dumps(result), media_type="application/json")
 
 
 @router.post(
@@ -90,12 +90,12 @@ def close_position(
     request: Request,
     services: Svc,
     user: CurrentUser,
-) -> dict[str, object]:
+) -> Response:
     """Close ``close_pct`` of a position (1.0 = all) with a reduce-only market order."""
     ensure_owner(user, body.user_id)
     _owned(services.ctx, user.user_id, position_id)
     request.state.audit = {"position_id": position_id, "close_pct": body.close_pct}
-    return services.trading.close(position_id, body)
+    return Response(dumps(services.trading.close(position_id, body)), media_type="application/json")
 
 
 def _owned(ctx: ApiContext, user_id: int, position_id: int) -> Position:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from axis.api.auth import Context, CurrentUser, ensure_owner, verify_totp
+from axis.api.context import dumps
 from axis.api.errors import ApiError
 from axis.api.schemas import (
     API_PREFIX,
@@ -40,11 +41,12 @@ TotpHeader = Annotated[str | None, Header(alias="X-TOTP-Code", pattern=r"^\d{6}$
     response_model=PortfolioResponse,
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
-def portfolio(user_id: UserId, services: Svc, user: CurrentUser) -> dict[str, Any]:
+def portfolio(user_id: UserId, services: Svc, user: CurrentUser) -> Response:
     """Allocations, PnL and risk metrics (total leverage, margin ratio, closest liquidation
     distance) at current prices."""
     ensure_owner(user, user_id)
-    return services.portfolio.summary(user_id)
+    # Serialised here, in this thread: no second hop for response-model validation.
+    return Response(dumps(services.portfolio.summary(user)), media_type="application/json")
 
 
 @router.post(

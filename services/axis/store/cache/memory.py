@@ -69,6 +69,10 @@ class MemoryCache:
             expires = self._data[key][1]
             return value, (None if expires is None else expires - now)
 
+    def get_many_with_ttl(self, keys: Sequence[str]) -> tuple[list[bytes | None], float | None]:
+        first, ttl = self.get_with_ttl(keys[0])
+        return [first, *self.get_many(keys[1:])], ttl
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         with self._lock:
             now = self._clock()

@@ -88,6 +88,19 @@ class RedisCache:
 
         return self._call(both)
 
+    def get_many_with_ttl(self, keys: Sequence[str]) -> tuple[list[bytes | None], float | None]:
+        """Several values and the remaining TTL of the first, in one round trip."""
+
+        def fetch() -> tuple[list[bytes | None], float | None]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.mget([self._k(k) for k in keys])
+            pipe.pttl(self._k(keys[0]))
+            values, pttl = pipe.execute()
+            ttl = int(pttl) / 1000 if values[0] is not None and int(pttl) >= 0 else None
+            return [None if v is None else _bytes(v) for v in values], ttl
+
+        return self._call(fetch)
+
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []

@@ -143,6 +143,18 @@ class ResilientCache:
         self._succeeded()
         return value, ttl, (HIT if value is not None else MISS)
 
+    def lookup_many(self, keys: Sequence[str]) -> tuple[list[bytes | None], float | None, str]:
+        """Several values, the first one's TTL, and how the read went (one round trip)."""
+        if not self._usable():
+            return [None] * len(keys), None, ERROR
+        try:
+            values, ttl = self.primary.get_many_with_ttl(keys)
+        except CacheUnavailable as exc:
+            self._failed(exc)
+            return [None] * len(keys), None, ERROR
+        self._succeeded()
+        return values, ttl, (HIT if values[0] is not None else MISS)
+
     def ping(self) -> None:
         self.primary.ping()
         self._succeeded()
