@@ -239,6 +239,13 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=200)
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            pass
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except (psycopg.Error, redis.RedisError) as exc:
+        print(f"api bench skipped: needs PostgreSQL ({PG_ADMIN}) and Redis ({REDIS_URL}): {exc}")
+        return 0
 
     database = f"axis_bench_{uuid.uuid4().hex[:8]}"
     prefix = f"axis-bench-{uuid.uuid4().hex[:8]}:"
