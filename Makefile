@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format services operator ml tests bench
 	$(BIN)/ruff check --fix services operator ml tests bench
 
-bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load (PostgreSQL + Redis)
+bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load
 	$(BIN)/python bench/backtest_bench.py
 	$(BIN)/python bench/ml_bench.py
 	$(BIN)/python bench/api_bench.py

@@ -20,7 +20,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.exceptions import Abort, Exit, TyperException
 
-from axis.cli.api import register as register_api_commands
 from axis.config import BacktestConfig, ConfigError, EngineChoice
 from axis.data import DataError
 from axis.domain.enums import Exchange, MarginMode
@@ -37,6 +36,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Market data: bundled samples and exchange downloads.")
 app.add_typer(data_app, name="data")
 app.add_typer(importlib.import_module("axis_ml.cli").app, name="ml")
+importlib.import_module("axis.cli.api").register(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -271,8 +271,6 @@ def data_download(
 
 
 import axis.cli.kube  # noqa: E402, F401  registers `axis crds` and `axis operator`
-
-register_api_commands(app)
 
 
 def _fail(message: str) -> None:
