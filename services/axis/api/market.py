@@ -175,16 +175,24 @@ class MarketService:
 
     # -- responses ----------------------------------------------------------------------------
     def response(
-        self, exchange: str, symbol: str, timeframe: str, include_indicators: bool
-    ) -> bytes:
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        include_indicators: bool,
+        cached_only: bool = False,
+    ) -> bytes | None:
         """The response body. A warm cache answers in one round trip (candles, indicators,
-        source and the candles' TTL together)."""
+        source and the candles' TTL together). ``cached_only``: None instead of touching the
+        database (the event loop asks first; only a miss goes to a worker thread)."""
         names = [
             keys.market_ohlcv(exchange, symbol, timeframe),
             keys.market_indicators(exchange, symbol, timeframe),
             keys.market(exchange, symbol, f"source_{timeframe}"),
         ]
         (candles, ind, source), ttl, result = self.ctx.cache.lookup_many(names)
+        if cached_only and (candles is None or (include_indicators and ind is None)):
+            return None
         cache_requests_total.labels(kind="market_ohlcv", result=result).inc()
         if candles is None:
             candles, ttl = self._load_candles(exchange, symbol, timeframe)

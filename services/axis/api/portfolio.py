@@ -20,6 +20,7 @@ from axis.api.context import ApiContext, dumps
 from axis.api.errors import ApiError
 from axis.api.market import MarketService, NoMarketData
 from axis.observability import metrics
+from axis.observability.metrics import cache_requests_total
 from axis.store.cache import MISS, keys, read_through
 from axis.store.trading import PositionRepository
 
@@ -43,16 +44,39 @@ class PortfolioService:
         data = json.loads(raw) if raw is not None else []
         return [OpenPosition.from_json(p) for p in data], result != "hit"
 
-    def summary(self, principal: Principal) -> dict[str, Any]:
+    def _cached(self, user_id: int) -> tuple[list[OpenPosition], dict[tuple[str, str], float]]:
+        """Positions and marks when every one of them is cached, else LookupError."""
+        raw, result = self.ctx.cache.lookup(keys.user_positions(user_id))
+        if raw is None:
+            raise LookupError(result)
+        positions = [OpenPosition.from_json(p) for p in json.loads(raw)]
+        pairs = list(dict.fromkeys((p.exchange, p.symbol) for p in positions))
+        values = self.ctx.cache.get_many([keys.market_mark(e, s) for e, s in pairs])
+        if any(v is None for v in values):
+            raise LookupError("mark")
+        cache_requests_total.labels(kind="user_positions", result="hit").inc()
+        if pairs:
+            cache_requests_total.labels(kind="market_mark", result="hit").inc(len(pairs))
+        marks = {pair: float(json.loads(v or b"{}")["price"]) for pair, v in zip(pairs, values)}
+        return positions, marks
+
+    def summary(self, principal: Principal, cached_only: bool = False) -> dict[str, Any] | None:
         """The caller's portfolio; the account facts come with the authenticated principal
-        (read from the same cache key a moment ago)."""
+        (read from the same cache key a moment ago). ``cached_only``: None unless every input
+        is in the cache (the event loop answers those; the rest go to a worker thread)."""
         user_id = principal.user_id
-        positions, reloaded = self.positions(user_id)
         try:
-            quotes = self.market.quotes([(p.exchange, p.symbol) for p in positions])
-        except NoMarketData as exc:
-            raise ApiError(503, str(exc)) from None
-        marks = {pair: q.price for pair, q in quotes.items()}
+            positions, marks = self._cached(user_id)
+            reloaded = False
+        except LookupError:
+            if cached_only:
+                return None
+            positions, reloaded = self.positions(user_id)
+            try:
+                quotes = self.market.quotes([(p.exchange, p.symbol) for p in positions])
+            except NoMarketData as exc:
+                raise ApiError(503, str(exc)) from None
+            marks = {pair: q.price for pair, q in quotes.items()}
         book = value_book(principal.wallet, positions, marks)
         total = book.equity
         allocations: dict[str, dict[str, Any]] = {}

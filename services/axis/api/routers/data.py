@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from axis.api.auth import Admin, Context, CurrentUser
 from axis.api.context import ApiContext, dumps
@@ -37,7 +38,7 @@ TIMEFRAME_PATTERN = "^(" + "|".join(API_TIMEFRAMES) + ")$"
     response_model=MarketDataResponse,
     responses=error_responses(401, 404, 422, 429),
 )
-def market_data(
+async def market_data(
     symbol: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,30}(-[Ss][Pp][Oo][Tt])?$")],
     services: Svc,
     user: CurrentUser,
@@ -51,10 +52,15 @@ def market_data(
         ccxt = keys.ccxt_symbol(symbol)
     except keys.SymbolError as exc:
         raise ApiError(422, f"path.symbol: {exc}", field="path.symbol") from None
-    try:
-        body = services.market.response(exchange.value, ccxt, timeframe, include_indicators)
-    except NoMarketData as exc:
-        raise ApiError(404, str(exc)) from None
+    market = services.market
+    body = market.response(exchange.value, ccxt, timeframe, include_indicators, cached_only=True)
+    if body is None:  # not cached: load from the database in a worker thread
+        try:
+            body = await run_in_threadpool(
+                market.response, exchange.value, ccxt, timeframe, include_indicators
+            )
+        except NoMarketData as exc:
+            raise ApiError(404, str(exc)) from None
     return Response(body, media_type="application/json")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 
 from axis.api.auth import Context, CurrentUser, ensure_owner, verify_totp
@@ -41,12 +42,14 @@ TotpHeader = Annotated[str | None, Header(alias="X-TOTP-Code", pattern=r"^\d{6}$
     response_model=PortfolioResponse,
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
-def portfolio(user_id: UserId, services: Svc, user: CurrentUser) -> Response:
+async def portfolio(user_id: UserId, services: Svc, user: CurrentUser) -> Response:
     """Allocations, PnL and risk metrics (total leverage, margin ratio, closest liquidation
     distance) at current prices."""
     ensure_owner(user, user_id)
-    # Serialised here, in this thread: no second hop for response-model validation.
-    return Response(dumps(services.portfolio.summary(user)), media_type="application/json")
+    summary = services.portfolio.summary(user, cached_only=True)
+    if summary is None:  # something is not cached: the database, in a worker thread
+        summary = await run_in_threadpool(services.portfolio.summary, user)
+    return Response(dumps(summary), media_type="application/json")
 
 
 @router.post(
