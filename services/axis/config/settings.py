@@ -71,6 +71,7 @@ class AxisSettings(BaseSettings):
     vault_token: SecretStr | None = None
     vault_auth: VaultAuthMethod = VaultAuthMethod.TOKEN
     vault_role: str = "axis-api"
+    vault_auth_path: str = Field("kubernetes", description="mount path of the Kubernetes auth")
     vault_kubernetes_token_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     vault_kv_mount: str = "secret"
     vault_kv_prefix: str = "axis"

@@ -56,6 +56,7 @@ def build_secrets(settings: AxisSettings) -> tuple[SecretsProvider, hvac.Client 
             token=None if kubernetes else token,
             kubernetes_role=settings.vault_role if kubernetes else None,
             kubernetes_token_path=settings.vault_kubernetes_token_path,
+            kubernetes_mount=settings.vault_auth_path,
         )
         providers.append(VaultSecrets(client, settings.vault_kv_mount, settings.vault_kv_prefix))
     else:
