@@ -316,3 +316,23 @@ def test_operator_rbac_covers_every_kind_it_applies() -> None:
         for verb in verbs:
             assert allowed(group, plural, verb), f"{verb} {group}/{plural}"
     assert allowed("trading.axis.io", "tradingstrategies/status", "patch")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_api_environment_is_a_valid_settings_model(
+    profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API refuses to start on settings it cannot use (Vault without a way to log in):
+    what the chart renders must load, and log in with the pod's service-account token."""
+    from axis.config.settings import AxisSettings, VaultAuthMethod
+
+    deployment = one(objects(profile), "Deployment", "-api")
+    pod = deployment["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = AxisSettings()
+    assert settings.vault_addr
+    assert settings.vault_auth is VaultAuthMethod.KUBERNETES
+    assert settings.vault_role == "axis-api"
+    assert pod["automountServiceAccountToken"] is True
