@@ -113,6 +113,126 @@ def train_regime(
     console.print(f"{name} version {version}: last bar {json.dumps(result, default=str)}")
 
 
+def _validated(model: Any, source: str, data: dict[str, Any]) -> Any:
+    """``model.model_validate(data)`` with a validation error as one clear ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+
+
+def _yaml_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+
+
+@app.command("train-forecast")
+def train_forecast(
+    kind: Annotated[str | None, typer.Option(help="lightgbm, lstm or transformer")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of a ForecastConfig")] = None,
+    symbol: Annotated[str | None, typer.Option()] = None,
+    timeframe: Annotated[str | None, typer.Option()] = None,
+    window: Annotated[int | None, typer.Option(help="bars of features per input")] = None,
+    horizon: Annotated[int | None, typer.Option(help="bars ahead the label looks")] = None,
+    calibration: Annotated[str | None, typer.Option(help="isotonic, sigmoid or none")] = None,
+    epochs: Annotated[int | None, typer.Option(help="LSTM/Transformer epochs")] = None,
+    n_estimators: Annotated[int | None, typer.Option(help="LightGBM trees")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="registered model name")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train a next-period direction forecaster (LightGBM, LSTM or Transformer), calibrate
+    its probabilities on a held-out part, test them, log to MLflow and register it."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from axis_ml.models.forecast import ForecastConfig
+    from axis_ml.models.forecast import train_forecast as fit
+
+    values = _yaml_file(config)
+    overrides = {
+        "kind": kind,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "window": window,
+        "horizon": horizon,
+        "calibration": calibration,
+        "epochs": epochs,
+        "n_estimators": n_estimators,
+        "seed": seed,
+        "registered_name": name,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = _validated(ForecastConfig, str(config or "train-forecast"), values)
+    result = fit(cfg, recorder=_recorder())
+    table = Table(title=f"{cfg.kind} · {cfg.symbol} {cfg.timeframe} · test part")
+    for column in ("probabilities", "brier", "log loss", "ECE", "AUC"):
+        table.add_column(column)
+    for part in ("raw", "calibrated", "climatology"):
+        m = result.metrics
+        table.add_row(
+            part,
+            f"{m[f'test_{part}_brier']:.4f}",
+            f"{m[f'test_{part}_log_loss']:.4f}",
+            f"{m[f'test_{part}_ece']:.4f}",
+            f"{m.get(f'test_{part}_roc_auc', float('nan')):.3f}",
+        )
+    console.print(table)
+    registered = cfg.registered_name or "(not registered)"
+    console.print(f"{registered} version {result.registered_version} (run {result.run_id})")
+
+
+@app.command("train-volatility")
+def train_volatility(
+    symbol: Annotated[str, typer.Option()] = "BTC/USDT",
+    timeframe: Annotated[str, typer.Option()] = "5m",
+    mean: Annotated[str, typer.Option(help="constant or zero")] = "constant",
+    distribution: Annotated[str, typer.Option(help="normal or t")] = "normal",
+    name: Annotated[str, typer.Option(help="registered model name")] = "axis-volatility",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Fit GARCH(1,1) (arch) on the head of the data, test its forecasts on the tail, log to
+    MLflow and register it (the ml_forecast strategy sizes positions with it)."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from axis_ml.models.volatility import VolatilityConfig
+    from axis_ml.models.volatility import train_volatility as fit
+
+    cfg = _validated(
+        VolatilityConfig,
+        "train-volatility",
+        {
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "mean": mean,
+            "distribution": distribution,
+            "registered_name": name,
+        },
+    )
+    result = fit(cfg, recorder=_recorder())
+    model = result.model
+    console.print(
+        f"GARCH(1,1) on returns x {model.scale:g}: omega={model.omega:.4g} "
+        f"alpha={model.alpha:.4f} beta={model.beta:.4f}"
+    )
+    m = result.metrics
+    if "test_qlike" in m:
+        console.print(
+            f"test QLIKE {m['test_qlike']:.4f} (rolling-variance baseline "
+            f"{m['test_qlike_rolling_baseline']:.4f})"
+        )
+    console.print(f"{name} version {result.registered_version} (run {result.run_id})")
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="registered model name")],

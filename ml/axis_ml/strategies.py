@@ -147,3 +147,142 @@ class RlPolicy(Strategy):
 
     def stats(self) -> dict[str, Any]:
         return {"decisions": self.decisions, "holds": self.holds}
+
+
+class MlForecast(Strategy):
+    """Trades a perpetual on a registered direction forecaster, sized by GARCH volatility.
+
+    At each bar's close the forecaster's calibrated P(up) picks the side: long at or above
+    ``threshold``, short at or below ``1 - threshold`` (when shorts are allowed), flat in
+    between. The size targets an annualised equity volatility with the registered GARCH(1,1)
+    model's forecast of the next bar's volatility
+    (:func:`axis_ml.models.volatility.volatility_target_exposure`). Probabilities come through
+    :class:`axis_ml.serving.ModelClient` (Ray Serve when configured, in-process otherwise), in
+    one batched request over the history at the start and per new bar after that. When a
+    model cannot answer the strategy holds: no order, logged and counted by the client.
+    """
+
+    name = "ml_forecast"
+    market_type = MarketType.LINEAR_PERPETUAL
+
+    class Params(StrategyParams):
+        model: str = Field("axis-forecast", description="forecaster: registered name or URI")
+        volatility_model: str = Field(
+            "axis-volatility", description="GARCH model: registered name or URI"
+        )
+        alias: str = Field("champion", description="registry alias when a model is a name")
+        serve_url: str | None = Field(None, description="Ray Serve base URL; else in-process")
+        timeout_ms: float = Field(250.0, gt=0, description="per-request timeout")
+        threshold: float = Field(0.55, gt=0.5, lt=1.0, description="P(up) that opens a long")
+        allow_short: bool = True
+        target_volatility: float = Field(
+            0.5, gt=0, le=10, description="annualised equity volatility to size for"
+        )
+        max_exposure: float = Field(1.0, gt=0, le=1)
+        rebalance_band: float = Field(
+            0.1, ge=0, lt=1, description="ignore size changes smaller than this"
+        )
+
+    params: Params
+
+    def __init__(self, params: StrategyParams | None = None) -> None:
+        super().__init__(params)
+        self._client: ModelClient | None = None
+        self._window = 1
+        self._probability = np.zeros(0)
+        self._volatility = np.zeros(0)
+        self._target_per_bar = 0.0
+        self._last_target = math.nan
+        self.decisions = 0
+        self.holds = 0
+
+    def _uri(self, model: str) -> str:
+        if model.startswith(("models:/", "runs:/", "/", ".", "file:")) or "/" in model:
+            return model
+        return f"models:/{model}@{self.params.alias}"
+
+    def client(self) -> ModelClient:
+        if self._client is None:
+            from axis_ml.serving.client import ModelClient
+
+            self._client = ModelClient(
+                serve_url=self.params.serve_url, timeout_s=self.params.timeout_ms / 1000.0
+            )
+        return self._client
+
+    def on_start(self) -> None:
+        from axis_ml.models.volatility import per_bar_volatility
+
+        meta = self.client().forecast_metadata(self._uri(self.params.model))
+        self._window = int(meta["window"])
+        self._target_per_bar = per_bar_volatility(
+            self.params.target_volatility, self.data.timeframe
+        )
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Forecasts for every bar not yet forecast (all of them at the start; the new ones
+        when a live feed has grown), in one request each."""
+        from axis_ml.features import WARMUP
+        from axis_ml.models.forecast import feature_windows
+
+        bars = self.data
+        done = len(self._probability)
+        first = max(done, WARMUP + self._window - 1)
+        probability = np.full(len(bars), np.nan)
+        probability[:done] = self._probability
+        if first < len(bars):
+            features = compute_features(bars)
+            rows = feature_windows(features, np.arange(first, len(bars)), self._window)
+            probability[first:] = self.client().forecast_batch(self._uri(self.params.model), rows)
+        self._probability = probability
+        # The GARCH recursion over the whole history is microseconds per bar.
+        self._volatility = self.client().volatility(
+            self._uri(self.params.volatility_model), bars.close
+        )
+
+    def target_for(self, probability: float, volatility: float) -> float:
+        """The target exposure for one forecast, or NaN when a model gave no answer."""
+        from axis_ml.models.volatility import volatility_target_exposure
+
+        if probability != probability or volatility != volatility:
+            return math.nan
+        p = self.params
+        if probability >= p.threshold:
+            side = 1.0
+        elif probability <= 1.0 - p.threshold and p.allow_short:
+            side = -1.0
+        else:
+            return 0.0
+        size = volatility_target_exposure(
+            volatility,
+            self._target_per_bar,
+            self.engine.leverage(self.engine.symbol),
+            p.max_exposure,
+        )
+        return side * size
+
+    def on_bar(self, bar: BarView) -> None:
+        from axis_ml.features import WARMUP
+
+        index = bar.index
+        if index < WARMUP + self._window - 1:
+            return
+        if index >= len(self._probability):
+            self._refresh()
+        target = self.target_for(float(self._probability[index]), float(self._volatility[index]))
+        self.decisions += 1
+        if target != target:
+            self.holds += 1
+            return
+        last = self._last_target
+        if target == last:
+            return
+        same_side = last == last and target != 0.0 and (target > 0) == (last > 0)
+        if same_side and abs(target - last) < self.params.rebalance_band:
+            return
+        self._last_target = target
+        self.target_exposure(target)
+
+    def stats(self) -> dict[str, Any]:
+        return {"decisions": self.decisions, "holds": self.holds}

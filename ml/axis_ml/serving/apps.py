@@ -87,9 +87,11 @@ class ForecastService:
     async def __call__(self, request: Request) -> dict[str, Any]:
         from axis_ml.registry.tracking import as_frame
 
-        body = await request.json()
         model_id = serve.get_multiplexed_model_id() or self.default_model
         model = await self.get_model(model_id)
+        if request.method == "GET":
+            return dict(model.metadata.metadata or {})
+        body = await request.json()
         rows = np.asarray(body["features"], dtype=np.float32)
         return {"probability_up": np.asarray(model.predict(as_frame(rows, "f"))).tolist()}
 

@@ -63,12 +63,12 @@ class ModelClient:
         self.latencies_ms.append((time.perf_counter() - started) * 1000.0)
         return response.json()
 
-    def _get(self, route: str) -> Any:
+    def _get(self, route: str, headers: dict[str, str] | None = None) -> Any:
         import httpx
 
         if self._http is None:
             self._http = httpx.Client(timeout=self.timeout_s)
-        response = self._http.get(f"{self.serve_url}/{route}")
+        response = self._http.get(f"{self.serve_url}/{route}", headers=headers or {})
         response.raise_for_status()
         return response.json()
 
@@ -114,6 +114,54 @@ class ModelClient:
         except Exception as exc:
             _count("forecast", type(exc).__name__, exc)
             return 0.5
+
+    def forecast_batch(
+        self, model_uri: str, rows: np.ndarray, model_id: str | None = None
+    ) -> np.ndarray:
+        """P(up) for every row of feature windows in one request; all NaN (no answer: the
+        caller holds) on fallback."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=np.float32))
+        try:
+            if self.serve_url:
+                body = self._post("forecast", {"features": rows.tolist()}, model_id)
+                out = np.asarray(body["probability_up"], dtype=np.float64)
+            else:
+                from axis_ml.registry.tracking import as_frame
+
+                out = np.asarray(self._local(model_uri).predict(as_frame(rows, "f")), dtype=float)
+            if out.shape != (len(rows),):
+                raise ValueError(f"expected {len(rows)} probabilities, got shape {out.shape}")
+            return out
+        except Exception as exc:
+            _count("forecast", type(exc).__name__, exc)
+            return np.full(len(rows), math.nan)
+
+    def forecast_metadata(self, model_uri: str, model_id: str | None = None) -> dict[str, Any]:
+        """The forecaster's settings (window, horizon, features); from Serve when configured."""
+        if self.serve_url:
+            headers = {"serve_multiplexed_model_id": model_id} if model_id else None
+            return dict(self._get("forecast", headers))
+        from axis_ml.registry.tracking import model_metadata
+
+        self._local(model_uri)
+        return model_metadata(model_uri)
+
+    # -- volatility ---------------------------------------------------------------------------
+    def volatility(self, model_uri: str, close: np.ndarray) -> np.ndarray:
+        """The next bar's forecast volatility after each close of ``close`` (a GARCH model is
+        four numbers and runs in the caller's process); all NaN on fallback."""
+        import pandas as pd
+
+        closes = np.asarray(close, dtype=np.float64)
+        try:
+            frame = pd.DataFrame({"close": closes})
+            out = np.asarray(self._local(model_uri).predict(frame), dtype=np.float64)
+            if out.shape != closes.shape:
+                raise ValueError(f"expected {len(closes)} forecasts, got shape {out.shape}")
+            return out
+        except Exception as exc:
+            _count("volatility", type(exc).__name__, exc)
+            return np.full(len(closes), math.nan)
 
     # -- policies -----------------------------------------------------------------------------
     def policy_action(

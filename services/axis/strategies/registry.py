@@ -14,9 +14,12 @@ BUILTIN: dict[str, type[Strategy]] = {
 }
 
 
-# Built-ins that live in optional extras, registered whenever they import (rl_policy needs
-# the ML package; its heavy libraries load only when it runs).
-OPTIONAL: dict[str, str] = {"rl_policy": "axis_ml.strategies:RlPolicy"}
+# Built-ins that live in optional extras, registered whenever they import (rl_policy and
+# ml_forecast need the ML package; its heavy libraries load only when it runs).
+OPTIONAL: dict[str, str] = {
+    "rl_policy": "axis_ml.strategies:RlPolicy",
+    "ml_forecast": "axis_ml.strategies:MlForecast",
+}
 
 
 def _register_optional() -> None:
