@@ -232,7 +232,7 @@ class SequenceClassifier:
         import torch
 
         rows = np.asarray(x, dtype=np.float32).reshape(-1, self.config.window, N_FEATURES)
-        return torch.from_numpy(np.ascontiguousarray(rows))
+        return torch.tensor(rows)  # a copy: inputs may be read-only views
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> SequenceClassifier:
         import torch

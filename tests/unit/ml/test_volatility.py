@@ -45,7 +45,9 @@ def test_fit_rescales_as_arch_advises_and_equals_arch_on_rescaled_returns(
         disp="off"
     )
     np.testing.assert_allclose(model.arch_params(), reference.params.to_numpy(), rtol=1e-6)
-    assert 0 < model.alpha < 1 and 0 < model.beta < 1 and model.persistence < 1.0 + 1e-6
+    assert 0 < model.alpha < 1
+    assert 0 < model.beta < 1
+    assert model.persistence < 1.0 + 1e-6
     expected = reference.forecast(horizon=1, reindex=False).variance.to_numpy()[-1, 0]
     assert model.initial_variance == pytest.approx(expected, rel=1e-9)
 
