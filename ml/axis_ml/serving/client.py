@@ -163,6 +163,36 @@ class ModelClient:
             _count("volatility", type(exc).__name__, exc)
             return np.full(len(closes), math.nan)
 
+    # -- sentiment ----------------------------------------------------------------------------
+    def sentiment(self, texts: list[str], model_uri: str | None = None) -> list[dict[str, Any]]:
+        """Score, label, confidence and VADER score of each text from the registered
+        sentiment model (in-process); on fallback the lexicon alone (score = VADER's,
+        ``fallback: True``), logged and counted."""
+        import pandas as pd
+
+        from axis_ml.models.sentiment import vader_labels, vader_scores
+
+        texts = [str(t) for t in texts]
+        try:
+            if model_uri is None:
+                raise LookupError("no sentiment model configured")
+            out = self._local(model_uri).predict(pd.DataFrame({"text": texts}))
+            return [dict(row) for row in out.to_dict(orient="records")]
+        except Exception as exc:
+            _count("sentiment", type(exc).__name__, exc)
+            scores = vader_scores(texts)
+            labels = vader_labels(scores)
+            return [
+                {
+                    "score": float(s),
+                    "label": str(label),
+                    "confidence": abs(float(s)),
+                    "vader": float(s),
+                    "fallback": True,
+                }
+                for s, label in zip(scores, labels)
+            ]
+
     # -- policies -----------------------------------------------------------------------------
     def policy_action(
         self, model_uri: str, observation: np.ndarray, *, deterministic: bool = True

