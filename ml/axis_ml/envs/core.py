@@ -10,10 +10,17 @@ the backtest engine does for a strategy that sets a target exposure at each bar'
 
 1. at the close of bar ``t`` the action becomes a target exposure; a changed target sizes one
    market order against equity at the close, which passes the risk chain;
-2. bar ``t + 1``: funding settles at the open; the liquidation price and the order arriving at
-   the open are processed in intrabar-path order (a liquidation wins a tie);
-3. equity is marked at the close of ``t + 1``; the reward, the termination test (liquidation,
-   drawdown limit) and the truncation test (episode length, end of data) follow.
+2. bar ``t + 1``: funding settles at the open; the liquidation price and the orders arriving
+   at the open (the position monitor's emergency order first, then the agent's: submission
+   order) are processed in intrabar-path order (a liquidation wins a tie);
+3. equity is marked at the close of ``t + 1``; the position monitor
+   (:mod:`axis.risk.monitor`'s rules on the mark close) raises its liquidation-distance alert
+   and, inside the emergency distance, sends a reduce-only market order for half the position
+   through the risk chain; the reward, the termination test (liquidation, drawdown limit) and
+   the truncation test (episode length, end of data) follow.
+
+Isolated and cross margin follow the kernel: in cross mode funding and realised PnL move the
+wallet that backs the position, and the liquidation price is solved on the wallet.
 
 A test replays one action sequence through this step and through the core's engine and
 SimulatedVenue and compares the equity curves.
@@ -29,6 +36,7 @@ import numba
 import numpy as np
 
 from axis.backtest.vectorized import (
+    S_CROSS,
     S_CS,
     S_LEV,
     S_LOT,
@@ -39,7 +47,8 @@ from axis.backtest.vectorized import (
     liquidation_price_spec,
     risk_check,
 )
-from axis.domain.futures import funding_payment, unrealized_pnl
+from axis.domain.futures import funding_payment, liquidation_distance, unrealized_pnl
+from axis.domain.instrument import floor_step
 from axis.venues import fills as rules
 
 # Market fields, the last axis of the prices array (markets, bars, fields): one bar's
@@ -72,8 +81,18 @@ N_PRICE_FIELDS = 10
     ST_LIQUIDATIONS,
     ST_VETOES,
     ST_TRADES,
-) = range(23)
-N_STATE = 23
+    ST_EMERG_SIDE,
+    ST_EMERG_QTY,
+    ST_ALERTED,
+    ST_REDUCED,
+    ST_ALERTS,
+    ST_EMERGENCIES,
+) = range(29)
+N_STATE = 29
+
+# The position monitor's thresholds (the kernel's ``monitor`` array): alert distance,
+# emergency distance, share of the position the emergency order closes.
+M_ALERT, M_EMERGENCY, M_FRACTION = range(3)
 
 # Settings of the episode and the reward, in one array.
 C_CAPITAL, C_WINDOW, C_REWARD, C_DD_PENALTY, C_DSR_ETA, C_MAX_DRAWDOWN = range(6)
@@ -141,7 +160,7 @@ def _decide(
         eq,
         state[i, ST_PEAK],
         state[i, ST_DAY_START],
-        0,
+        1 if state[i, ST_EMERG_QTY] > 0.0 else 0,  # the monitor's order is working
         spec,
         brackets,
         lim,
@@ -155,17 +174,23 @@ def _decide(
 
 @numba.njit(cache=True)
 def _advance(
-    state: np.ndarray, i: int, prices: np.ndarray, spec: np.ndarray, brackets: np.ndarray
+    state: np.ndarray,
+    i: int,
+    prices: np.ndarray,
+    spec: np.ndarray,
+    brackets: np.ndarray,
+    lim: np.ndarray,
+    monitor: np.ndarray,
 ) -> bool:
-    """Play bar ``t + 1``: funding, then liquidation and the arriving order in path order.
-    Returns True when the position was liquidated."""
+    """Play bar ``t + 1``: funding, then liquidation and the arriving orders in path order,
+    then the close and the position monitor. Returns True when the position was liquidated."""
     m = int(state[i, ST_MARKET])
     t = int(state[i, ST_T]) + 1
     state[i, ST_T] = t
     if prices[m, t, P_DAY] != prices[m, t - 1, P_DAY]:
         state[i, ST_DAY_START] = state[i, ST_EQUITY]  # equity at the previous day's last close
     cs, lev, taker, lot = spec[S_CS], spec[S_LEV], spec[S_TAKER], spec[S_LOT]
-    perp = spec[S_PERP] > 0
+    perp, cross = spec[S_PERP] > 0, spec[S_CROSS] > 0
     wallet, pos = state[i, ST_WALLET], state[i, ST_POS]
     entry, margin, liq = state[i, ST_ENTRY], state[i, ST_MARGIN], state[i, ST_LIQ]
     o, h, lo, c = (
@@ -185,21 +210,29 @@ def _advance(
         side_p = 1.0 if pos > 0 else -1.0
         amount = funding_payment(side_p, abs(pos) * cs, mo, rate)
         wallet += amount
-        margin += amount  # isolated: funding moves the position's own margin
         state[i, ST_FUNDING] -= amount
-        if margin <= 0.0:
+        if not cross:
+            margin += amount  # isolated: funding moves the position's own margin
+        if not cross and margin <= 0.0:
             liq = mo  # nothing backs the position: liquidated at the open
         else:
-            liq = liquidation_price_spec(spec, brackets, int(side_p), abs(pos) * cs, entry, margin)
+            collateral = wallet if cross else margin
+            liq = liquidation_price_spec(
+                spec, brackets, int(side_p), abs(pos) * cs, entry, collateral
+            )
     liquidated = False
-    pending = state[i, ST_PEND_QTY] > 0.0
+    slot = 0  # 0: the monitor's emergency order, 1: the agent's order (submission order)
     now = 0.0
     while True:
+        if slot == 0 and state[i, ST_EMERG_QTY] <= 0.0:
+            slot = 1
+        if slot == 1 and state[i, ST_PEND_QTY] <= 0.0:
+            slot = 2
         t_liq = math.inf
         if liq == liq:
             direction = -1 if pos > 0 else 1
             t_liq = rules.touch_time(mo, mh, ml, mc, liq, direction, now)
-        t_order = now if pending else math.inf
+        t_order = now if slot < 2 else math.inf
         if t_liq == math.inf and t_order == math.inf:
             break
         if t_liq <= t_order:  # liquidation: closed at the liquidation price, taker fee
@@ -212,14 +245,22 @@ def _advance(
             pos, entry, margin, liq = 0.0, 0.0, 0.0, math.nan
             liquidated = True
             state[i, ST_LIQUIDATIONS] += 1.0
+            state[i, ST_ALERTED], state[i, ST_REDUCED] = 0.0, 0.0
+            state[i, ST_EMERG_QTY] = 0.0  # nothing left to reduce
             if state[i, ST_PEND_REDUCE] > 0:
-                pending = False  # nothing left to reduce
+                state[i, ST_PEND_QTY] = 0.0
             continue
         now = t_order
-        pending = False
-        side, qty = int(state[i, ST_PEND_SIDE]), state[i, ST_PEND_QTY]
+        if slot == 0:
+            side, qty, reduce_only = int(state[i, ST_EMERG_SIDE]), state[i, ST_EMERG_QTY], True
+            state[i, ST_EMERG_QTY] = 0.0
+        else:
+            side, qty = int(state[i, ST_PEND_SIDE]), state[i, ST_PEND_QTY]
+            reduce_only = state[i, ST_PEND_REDUCE] > 0
+            state[i, ST_PEND_QTY] = 0.0
+        slot += 1
         price = rules.slipped_price(rules.price_at(o, h, lo, c, now), side, spec[S_SLIPPAGE])
-        if state[i, ST_PEND_REDUCE] > 0:
+        if reduce_only:
             if pos == 0.0 or (1 if pos > 0 else -1) != -side:
                 continue
             qty = min(qty, abs(pos))
@@ -235,11 +276,12 @@ def _advance(
         state[i, ST_TRADES] += 1.0
         if pos == 0.0 or not perp:
             liq = math.nan
+            state[i, ST_ALERTED], state[i, ST_REDUCED] = 0.0, 0.0
         else:
+            collateral = wallet if cross else margin
             liq = liquidation_price_spec(
-                spec, brackets, 1 if pos > 0 else -1, abs(pos) * cs, entry, margin
+                spec, brackets, 1 if pos > 0 else -1, abs(pos) * cs, entry, collateral
             )
-    state[i, ST_PEND_QTY] = 0.0
     state[i, ST_WALLET], state[i, ST_POS] = wallet, pos
     state[i, ST_ENTRY], state[i, ST_MARGIN], state[i, ST_LIQ] = entry, margin, liq
     eq = wallet
@@ -247,7 +289,66 @@ def _advance(
         eq += unrealized_pnl(1.0 if pos > 0 else -1.0, abs(pos) * cs, entry, c)
     state[i, ST_EQUITY] = eq
     state[i, ST_PEAK] = max(state[i, ST_PEAK], eq)
+    if pos != 0.0 and liq == liq:
+        _monitor(state, i, mc, c, spec, brackets, lim, monitor)
     return liquidated
+
+
+@numba.njit(cache=True)
+def _monitor(
+    state: np.ndarray,
+    i: int,
+    mark: float,
+    close: float,
+    spec: np.ndarray,
+    brackets: np.ndarray,
+    lim: np.ndarray,
+    monitor: np.ndarray,
+) -> None:
+    """The position monitor at the close (:class:`axis.risk.monitor.PositionMonitor`'s rules,
+    as the vectorised kernel runs them): an alert once per crossing of the alert distance,
+    and once per crossing of the emergency distance a reduce-only market order for
+    ``monitor[M_FRACTION]`` of the position, through the risk chain, arriving at the next
+    open ahead of the agent's order."""
+    distance = liquidation_distance(mark, state[i, ST_LIQ])
+    if distance >= monitor[M_ALERT]:
+        state[i, ST_ALERTED], state[i, ST_REDUCED] = 0.0, 0.0
+        return
+    if state[i, ST_ALERTED] == 0.0:
+        state[i, ST_ALERTED] = 1.0
+        state[i, ST_ALERTS] += 1.0
+    if distance >= monitor[M_EMERGENCY]:
+        state[i, ST_REDUCED] = 0.0
+        return
+    if state[i, ST_REDUCED] > 0.0:
+        return
+    state[i, ST_REDUCED] = 1.0
+    state[i, ST_EMERGENCIES] += 1.0
+    pos = state[i, ST_POS]
+    qty = floor_step(abs(pos) * monitor[M_FRACTION], spec[S_LOT], int(spec[S_LOT_DEC]))
+    if qty <= 0.0:
+        return
+    side = -1 if pos > 0 else 1
+    q_ok, code = risk_check(
+        side,
+        qty,
+        True,
+        close,
+        pos,
+        state[i, ST_ENTRY],
+        state[i, ST_MARGIN],
+        state[i, ST_EQUITY],
+        state[i, ST_PEAK],
+        state[i, ST_DAY_START],
+        0,
+        spec,
+        brackets,
+        lim,
+    )
+    if code != 0:
+        state[i, ST_VETOES] += 1.0
+        return
+    state[i, ST_EMERG_SIDE], state[i, ST_EMERG_QTY] = side, q_ok
 
 
 @numba.njit(cache=True)
@@ -368,6 +469,7 @@ def _step_accounts(
     spec: np.ndarray,
     brackets: np.ndarray,
     lim: np.ndarray,
+    monitor: np.ndarray,
     config: np.ndarray,
     obs: np.ndarray,
     rewards: np.ndarray,
@@ -384,7 +486,7 @@ def _step_accounts(
             continue
         eq_before, peak_before = state[i, ST_EQUITY], state[i, ST_PEAK]
         _decide(state, i, actions[i], prices, spec, brackets, lim, config)
-        liquidated = _advance(state, i, prices, spec, brackets)
+        liquidated = _advance(state, i, prices, spec, brackets, lim, monitor)
         rewards[i] = _reward(state, i, eq_before, peak_before, config)
         eq, peak = state[i, ST_EQUITY], state[i, ST_PEAK]
         terminated[i] = liquidated or eq <= 0.0 or (max_dd > 0 and eq <= peak * (1.0 - max_dd))

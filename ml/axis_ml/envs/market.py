@@ -20,10 +20,10 @@ from axis.backtest.runner import Prepared, prepare
 from axis.backtest.vectorized import kernel_inputs
 from axis.config import BacktestConfig, ConfigError
 from axis.data import Bars
-from axis.domain.enums import Exchange
+from axis.domain.enums import Exchange, MarginMode
 from axis.domain.instrument import Instrument
 from axis.engine.portfolio import DAY_MS
-from axis.risk.limits import RiskProfile
+from axis.risk.limits import RiskLimits, RiskProfile
 from axis_ml.envs import core
 from axis_ml.features import N_FEATURES, WARMUP, market_arrays
 
@@ -52,6 +52,7 @@ class EnvConfig(BaseModel):
     fee_model: str = "default"
     capital: float = Field(10_000.0, gt=0)
     leverage: float = Field(3.0, ge=1, le=125)
+    margin_mode: MarginMode = MarginMode.ISOLATED
     slippage: float = Field(0.0005, ge=0, lt=0.1)
     funding_rate: float = Field(0.0001, gt=-0.05, lt=0.05)
     risk_profile: RiskProfile = RiskProfile.BALANCED
@@ -76,6 +77,7 @@ class EnvConfig(BaseModel):
             end=self.end,
             capital=self.capital,
             leverage=self.leverage,
+            margin_mode=self.margin_mode,
             exchange=self.exchange,
             fee_model=self.fee_model,
             slippage=self.slippage,
@@ -123,6 +125,7 @@ class TradingMarket:
     spec: np.ndarray
     brackets: np.ndarray
     limits: np.ndarray
+    monitor: np.ndarray  # position monitor: alert distance, emergency distance, fraction
     config_array: np.ndarray
 
     @property
@@ -202,5 +205,16 @@ def build_market(config: EnvConfig, series: list[Bars] | None = None) -> Trading
         spec,
         brackets,
         lim,
+        monitor_array(prepared.limits),
         config.config_array(),
     )
+
+
+def monitor_array(limits: RiskLimits) -> np.ndarray:
+    """The position monitor's thresholds as the compiled step reads them (the vectorised
+    kernel's ``monitor`` array)."""
+    out = np.zeros(3)
+    out[core.M_ALERT] = limits.liquidation_alert_distance
+    out[core.M_EMERGENCY] = limits.liquidation_emergency_distance
+    out[core.M_FRACTION] = limits.emergency_reduce_fraction
+    return out

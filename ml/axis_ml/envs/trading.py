@@ -83,6 +83,7 @@ class _Accounts:
             m.spec,
             m.brackets,
             m.limits,
+            m.monitor,
             m.config_array,
             self.obs,
             self.rewards,
@@ -100,6 +101,8 @@ class _Accounts:
             "funding": float(s[core.ST_FUNDING]),
             "liquidations": int(s[core.ST_LIQUIDATIONS]),
             "vetoes": int(s[core.ST_VETOES]),
+            "liquidation_alerts": int(s[core.ST_ALERTS]),
+            "emergency_reductions": int(s[core.ST_EMERGENCIES]),
         }
 
 
@@ -143,6 +146,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
             m.spec,
             m.brackets,
             m.limits,
+            m.monitor,
             m.config_array,
             accounts.obs,
             accounts.rewards,

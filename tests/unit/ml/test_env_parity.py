@@ -13,7 +13,7 @@ import pytest
 
 from axis.backtest.runner import run_event
 from axis.risk.limits import RiskLimits
-from axis_ml.envs.market import EnvConfig, TradingMarket, build_market
+from axis_ml.envs.market import EnvConfig, TradingMarket, build_market, monitor_array
 from axis_ml.envs.trading import TradingEnv
 from axis_ml.strategies import RlPolicy
 
@@ -78,6 +78,9 @@ def _replay_both(
         strategy_params=Replay.Params(),
         limits=limits or market.prepared.limits,
     )
+    if limits is not None:  # the env reads the same limits and monitor thresholds
+        assert np.array_equal(market.limits, _limits_array(limits))
+        assert np.array_equal(market.monitor, monitor_array(limits))
     outcome = run_event(prepared)
     engine_equity = outcome.equity[start + 1 : start + 1 + len(env_equity)]
     for index, obs in env_obs.items():
@@ -110,10 +113,18 @@ def test_env_equity_equals_engine_equity(actions_kind: str) -> None:
     assert summary["fees"] == pytest.approx(engine_fees, rel=1e-9)
 
 
-def test_env_liquidation_and_real_funding_match_the_venue() -> None:
-    """XRP perpetual with its recorded funding series at 20x: the env liquidates where the
-    SimulatedVenue does, at the same price, and equity agrees before and after."""
+def _events(outcome: Any, kind: str, until: int) -> int:
+    return sum(1 for e in outcome.events if e["type"] == kind and e["timestamp"] <= until)
+
+
+@pytest.mark.parametrize("margin_mode", ["isolated", "cross"])
+def test_env_liquidation_monitor_and_real_funding_match_the_venue(margin_mode: str) -> None:
+    """XRP perpetual with its recorded funding series at 20x, isolated and cross margin, the
+    position monitor at its standard thresholds (alert at 10% from liquidation, half the
+    position cut at 5%): the env alerts, cuts and liquidates where the engine and the
+    SimulatedVenue do, and equity agrees bar by bar."""
     config = EnvConfig(
+        margin_mode=margin_mode,
         symbol="XRP/USDT:USDT",
         timeframe="5m",
         leverage=20.0,
@@ -128,10 +139,10 @@ def test_env_liquidation_and_real_funding_match_the_venue() -> None:
         min_liquidation_distance=0.0,
         daily_loss_limit=1.0,
         max_drawdown=1.0,
-        liquidation_alert_distance=0.0,
-        liquidation_emergency_distance=0.0,
     )
-    market = dataclasses.replace(build_market(config), limits=_limits_array(limits))
+    market = dataclasses.replace(
+        build_market(config), limits=_limits_array(limits), monitor=monitor_array(limits)
+    )
     rng = np.random.default_rng(3)
     # Long or short for 60 bars, flat for one (at 20x a direct reversal does not pass the
     # venue's margin check once the slipped fill price is marked against the old position).
@@ -139,10 +150,16 @@ def test_env_liquidation_and_real_funding_match_the_venue() -> None:
     actions = np.concatenate([np.r_[np.full(59, side), 0] for side in sides])
     start = market.first_decision
     env_eq, engine_eq, env, outcome = _replay_both(market, actions, start, limits)
-    assert outcome.liquidations >= 1
-    assert env.summary()["liquidations"] >= 1
+    summary = env.summary()
     n = len(env_eq)
     np.testing.assert_allclose(env_eq, engine_eq[:n], rtol=1e-9)
+    last_ts = int(market.prepared.market.bars.timestamp[start + n])
+    assert summary["liquidation_alerts"] == _events(outcome, "liquidation_alert", last_ts)
+    assert summary["emergency_reductions"] == _events(outcome, "emergency_reduce", last_ts)
+    assert summary["emergency_reductions"] >= 1
+    if margin_mode == "cross":  # the cross account lives through funding settlements
+        assert summary["funding"] != 0.0
+    assert summary["liquidations"] == _events(outcome, "liquidation", last_ts)
 
 
 def test_registered_with_gymnasium_single_and_vector() -> None:
