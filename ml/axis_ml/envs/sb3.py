@@ -1,5 +1,6 @@
 """The batch environments as a stable-baselines3 ``VecEnv``: SB3's PPO/A2C/SAC train on N
-accounts stepped in one compiled (or torch) call instead of N Python environments."""
+accounts stepped in one compiled (or torch) call instead of N Python environments. Torch
+tensors (on any device) are handed to SB3 as NumPy arrays."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from axis_ml.envs.trading import BatchTradingEnv
+
+
+def to_numpy(values: Any) -> np.ndarray:
+    """A NumPy array of a NumPy array or a torch tensor (on any device)."""
+    if hasattr(values, "detach"):
+        return np.asarray(values.detach().cpu().numpy())
+    return np.asarray(values)
 
 
 class BatchVecEnv(VecEnv):
@@ -27,20 +35,20 @@ class BatchVecEnv(VecEnv):
         seed = self._seeds[0] if self._seeds and self._seeds[0] is not None else None
         obs, _ = self.batch.reset(seed=seed)
         self._reset_seeds()
-        return np.asarray(obs)
+        return to_numpy(obs)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, rewards, terminated, truncated, infos = self.batch.step(self._actions)
-        obs, rewards = np.asarray(obs), np.asarray(rewards, dtype=np.float32)
-        terminated, truncated = np.asarray(terminated), np.asarray(truncated)
+        obs, rewards = to_numpy(obs), to_numpy(rewards).astype(np.float32)
+        terminated, truncated = to_numpy(terminated), to_numpy(truncated)
         dones = terminated | truncated
         if not dones.any():
             return obs, rewards, dones, [{} for _ in range(self.num_envs)]
-        final = np.asarray(infos["final_obs"])
-        equity = np.asarray(infos["final_equity"])
+        final = to_numpy(infos["final_obs"])
+        equity = to_numpy(infos["final_equity"])
         out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for i in np.flatnonzero(dones):
             out[i] = {

@@ -34,7 +34,10 @@ class RLTrainConfig(BaseModel):
 
     algo: Algo = "ppo"
     env: EnvConfig = Field(default_factory=EnvConfig)
-    n_envs: int = Field(16, ge=1, le=65_536)
+    n_envs: int = Field(16, ge=1, le=1_048_576)
+    batch_env: Literal["numpy", "torch"] = Field(
+        "numpy", description="compiled NumPy batch, or the torch batch (GPU when present)"
+    )
     total_timesteps: int = Field(20_000, ge=1)
     seeds: list[int] = Field(default_factory=lambda: [0])
     learning_rate: float = Field(3e-4, gt=0)
@@ -139,9 +142,15 @@ def split_markets(config: RLTrainConfig) -> tuple[TradingMarket, TradingMarket]:
 
 def make_vec_env(market: TradingMarket, config: RLTrainConfig, seed: int) -> Any:
     from axis_ml.envs.sb3 import BatchVecEnv
-    from axis_ml.envs.trading import BatchTradingEnv
 
-    vec = BatchVecEnv(BatchTradingEnv(config.n_envs, market=market, seed=seed))
+    if config.batch_env == "torch":
+        from axis_ml.envs.torch_batch import TorchBatchTradingEnv
+
+        vec = BatchVecEnv(TorchBatchTradingEnv(config.n_envs, market=market, seed=seed))
+    else:
+        from axis_ml.envs.trading import BatchTradingEnv
+
+        vec = BatchVecEnv(BatchTradingEnv(config.n_envs, market=market, seed=seed))
     vec.seed(seed)
     return vec
 
