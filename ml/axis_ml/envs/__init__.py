@@ -6,13 +6,15 @@
 vectorization_mode="vector_entry_point")``. :class:`~axis_ml.envs.sb3.BatchVecEnv` hands the
 batch to stable-baselines3. ``axis/FuturesTradingTorch-v0`` is the same account with the
 torch batch (:class:`~axis_ml.envs.torch_batch.TorchBatchTradingEnv`, on a GPU when present)
-as its vector entry point.
+as its vector entry point. ``axis/Portfolio-v0`` is the multi-asset spot portfolio
+(:class:`~axis_ml.envs.portfolio.PortfolioEnv`, softmax target weights, costs on turnover).
 """
 
 from __future__ import annotations
 
 ENV_ID = "axis/FuturesTrading-v0"
 TORCH_ENV_ID = "axis/FuturesTradingTorch-v0"
+PORTFOLIO_ENV_ID = "axis/Portfolio-v0"
 
 
 def register_envs() -> None:
@@ -31,3 +33,5 @@ def register_envs() -> None:
             entry_point="axis_ml.envs.trading:TradingEnv",
             vector_entry_point="axis_ml.envs.torch_batch:TorchBatchTradingEnv",
         )
+    if PORTFOLIO_ENV_ID not in gym.registry:
+        gym.register(id=PORTFOLIO_ENV_ID, entry_point="axis_ml.envs.portfolio:PortfolioEnv")
