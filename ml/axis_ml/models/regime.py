@@ -20,6 +20,7 @@ import pickle
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -73,26 +74,34 @@ def _frame_to_bars(data: pd.DataFrame | Bars) -> Bars:
     )
 
 
-def evidence(bars: Bars) -> pd.DataFrame:
+Evidence = dict[str, np.ndarray]
+
+
+def evidence(bars: Bars) -> Evidence:
     """ADX(14), RSI(14), close / SMA50 - 1 and a signed trend strength (ADX/100 with the
-    sign of +DI - -DI) per bar; plus realised volatility and its high/low regime."""
-    close, high, low = bars.close, bars.high, bars.low
+    sign of +DI - -DI) per bar; plus realised volatility and its high/low regime. Plain
+    arrays: the serving path reads them without building a frame."""
+    return evidence_arrays(bars.high, bars.low, bars.close)
+
+
+def evidence_arrays(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> Evidence:
+    high = np.asarray(high, dtype=np.float64)
+    low = np.asarray(low, dtype=np.float64)
+    close = np.asarray(close, dtype=np.float64)
     strength = adx(high, low, close, 14)
     direction = np.sign(plus_di(high, low, close, 14) - minus_di(high, low, close, 14))
     ret = np.r_[0.0, np.diff(np.log(close))]
     vol = pd.Series(ret).rolling(VOL_WINDOW).std().to_numpy()
     typical = pd.Series(vol).rolling(VOL_HISTORY, min_periods=VOL_WINDOW).median().to_numpy()
-    return pd.DataFrame(
-        {
-            "adx": strength,
-            "rsi": rsi(close, 14),
-            "price_vs_ma50": close / sma(close, 50) - 1.0,
-            "trend_strength": strength / 100.0 * direction,
-            "return": ret,
-            "volatility": vol,
-            "volatility_regime": np.where(vol > typical, "high", "low"),
-        }
-    )
+    return {
+        "adx": strength,
+        "rsi": rsi(close, 14),
+        "price_vs_ma50": close / sma(close, 50) - 1.0,
+        "trend_strength": strength / 100.0 * direction,
+        "return": ret,
+        "volatility": vol,
+        "volatility_regime": np.where(vol > typical, "high", "low"),
+    }
 
 
 class RegimeClassifier:
@@ -103,7 +112,7 @@ class RegimeClassifier:
     def fit(self, bars: Bars) -> RegimeClassifier:
         return self
 
-    def probabilities(self, bars: Bars, ev: pd.DataFrame) -> np.ndarray:
+    def probabilities(self, bars: Bars, ev: Evidence) -> np.ndarray:
         """(T, 3) forward-filtered probabilities of bear, consolidation, bull per bar."""
         raise TypeError(f"{type(self).__name__} must implement probabilities()")
 
@@ -115,24 +124,43 @@ class RegimeClassifier:
         out = pd.DataFrame(
             {
                 "regime": np.array(REGIMES, dtype=object)[label],
-                "volatility_regime": ev["volatility_regime"].to_numpy(),
+                "volatility_regime": ev["volatility_regime"],
                 "confidence": np.clip(probs[np.arange(len(label)), label], 0.0, 1.0),
-                "adx": ev["adx"].to_numpy(),
-                "rsi": ev["rsi"].to_numpy(),
-                "price_vs_ma50": ev["price_vs_ma50"].to_numpy(),
-                "trend_strength": ev["trend_strength"].to_numpy(),
+                "adx": ev["adx"],
+                "rsi": ev["rsi"],
+                "price_vs_ma50": ev["price_vs_ma50"],
+                "trend_strength": ev["trend_strength"],
             }
         )
         return out
 
-    def classify(self, data: Bars | pd.DataFrame) -> RegimeResult:
-        row = self.classify_series(data).iloc[-1]
-        return RegimeResult(
-            str(row["regime"]),
-            str(row["volatility_regime"]),
-            float(row["confidence"]),
-            *(_finite(row[k]) for k in ("adx", "rsi", "price_vs_ma50", "trend_strength")),
+    def classify_arrays(self, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> RegimeResult:
+        """The last bar's regime from price arrays alone (the serving path: no frames).
+        Equal to the last row of :meth:`classify_series`."""
+        close = np.asarray(close, dtype=np.float64)
+        bars = Bars(
+            "MODEL/INPUT",
+            "5m",
+            np.arange(len(close), dtype=np.int64) * 300_000,
+            close,
+            np.asarray(high, dtype=np.float64),
+            np.asarray(low, dtype=np.float64),
+            close,
+            np.zeros(len(close)),
         )
+        ev = evidence_arrays(bars.high, bars.low, bars.close)
+        probs = self.probabilities(bars, ev)[-1]
+        label = int(np.argmax(probs))
+        return RegimeResult(
+            REGIMES[label],
+            str(ev["volatility_regime"][-1]),
+            float(min(max(probs[label], 0.0), 1.0)),
+            *(_finite(ev[k][-1]) for k in ("adx", "rsi", "price_vs_ma50", "trend_strength")),
+        )
+
+    def classify(self, data: Bars | pd.DataFrame) -> RegimeResult:
+        bars = _frame_to_bars(data)
+        return self.classify_arrays(bars.high, bars.low, bars.close)
 
     def predict_frame(self, data: pd.DataFrame) -> pd.DataFrame:
         """One bar history in, its last bar's regime out (one row)."""
@@ -156,11 +184,11 @@ class RuleRegime(RegimeClassifier):
         self.adx_threshold = adx_threshold
         self.ma_period = ma_period
 
-    def probabilities(self, bars: Bars, ev: pd.DataFrame) -> np.ndarray:
+    def probabilities(self, bars: Bars, ev: Evidence) -> np.ndarray:
         regime = trend_regime(
             bars.close, bars.high, bars.low, self.ma_period, 14, self.adx_threshold
         )
-        strength = np.nan_to_num(ev["adx"].to_numpy(), nan=0.0)
+        strength = np.nan_to_num(ev["adx"], nan=0.0)
         conf = np.clip(0.5 + (strength - self.adx_threshold) / 50.0, 0.34, 1.0)
         probs = np.zeros((len(regime), 3))
         col = np.where(regime == BULL, 2, np.where(regime == BEAR, 0, 1))
@@ -171,10 +199,10 @@ class RuleRegime(RegimeClassifier):
         return probs
 
 
-def _hmm_features(ev: pd.DataFrame) -> np.ndarray:
-    ret = ev["return"].to_numpy()
+def _hmm_features(ev: Evidence) -> np.ndarray:
+    ret = ev["return"]
     trend = pd.Series(ret).rolling(12, min_periods=1).sum().to_numpy()
-    vol = ev["volatility"].to_numpy()
+    vol = ev["volatility"]
     vol = np.where(np.isnan(vol), np.abs(ret) + 1e-6, vol)  # warm-up: this bar's own move
     return np.column_stack([trend * 100.0, np.log(vol + 1e-9)])
 
@@ -189,19 +217,31 @@ def _order_states(means: np.ndarray) -> np.ndarray:
     return mapping
 
 
+@numba.njit(cache=True)
 def _forward_filter(log_b: np.ndarray, start: np.ndarray, trans: np.ndarray) -> np.ndarray:
     """Normalised forward recursion: P(state_t | x_1..x_t) for every t."""
     n, k = log_b.shape
     out = np.empty((n, k))
     alpha = start.copy()
     for t in range(n):
-        prior = alpha if t == 0 else alpha @ trans
+        prior = alpha.copy() if t == 0 else alpha @ trans
         b = np.exp(log_b[t] - log_b[t].max())
         alpha = prior * b
         total = alpha.sum()
         alpha = alpha / total if total > 0 else np.full(k, 1.0 / k)
         out[t] = alpha
     return out
+
+
+def gaussian_log_density(
+    x: np.ndarray, means: np.ndarray, precisions: np.ndarray, log_dets: np.ndarray
+) -> np.ndarray:
+    """(T, states) log N(x_t; mean_s, cov_s) from each state's precision matrix and log
+    determinant (computed once at fit time instead of factorising per call)."""
+    d = x.shape[1]
+    diff = x[:, None, :] - means[None, :, :]
+    maha = np.einsum("tsi,sij,tsj->ts", diff, precisions, diff)
+    return -0.5 * (d * np.log(2.0 * np.pi) + log_dets[None, :] + maha)
 
 
 class HmmRegime(RegimeClassifier):
@@ -214,6 +254,7 @@ class HmmRegime(RegimeClassifier):
         self.n_iter = n_iter
         self.model: Any = None
         self.mapping = np.arange(3)
+        self.precisions: np.ndarray | None = None
 
     def fit(self, bars: Bars) -> HmmRegime:
         from hmmlearn.hmm import GaussianHMM
@@ -223,14 +264,32 @@ class HmmRegime(RegimeClassifier):
         model.fit(x)
         self.model = model
         self.mapping = _order_states(model.means_[:, 0])
+        self._cache_densities()
         return self
 
-    def probabilities(self, bars: Bars, ev: pd.DataFrame) -> np.ndarray:
+    def _cache_densities(self) -> None:
+        covars = np.asarray(self.model.covars_, dtype=np.float64)
+        self.means = np.asarray(self.model.means_, dtype=np.float64)
+        self.precisions = np.linalg.inv(covars)
+        self.log_dets = np.linalg.slogdet(covars)[1]
+
+    def log_likelihood(self, x: np.ndarray) -> np.ndarray:
+        """Per-bar, per-state emission log-likelihood (hmmlearn's, without its per-call
+        Cholesky factorisations)."""
+        if getattr(self, "precisions", None) is None:  # pickled before the cache existed
+            self._cache_densities()
+        assert self.precisions is not None
+        return gaussian_log_density(x, self.means, self.precisions, self.log_dets)
+
+    def probabilities(self, bars: Bars, ev: Evidence) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("fit the HMM before classifying")
         x = _hmm_features(ev)
-        log_b = self.model._compute_log_likelihood(x)
-        filtered = _forward_filter(log_b, self.model.startprob_, self.model.transmat_)
+        filtered = _forward_filter(
+            self.log_likelihood(x),
+            np.asarray(self.model.startprob_, dtype=np.float64),
+            np.ascontiguousarray(self.model.transmat_, dtype=np.float64),
+        )
         probs = np.zeros_like(filtered)
         for state, regime in enumerate(self.mapping):
             probs[:, regime] += filtered[:, state]
@@ -248,8 +307,8 @@ class MarkovRegime(RegimeClassifier):
         self.params: np.ndarray | None = None
         self.mapping = np.arange(3)
 
-    def _series(self, ev: pd.DataFrame) -> np.ndarray:
-        ret = ev["return"].to_numpy()
+    def _series(self, ev: Evidence) -> np.ndarray:
+        ret = ev["return"]
         return pd.Series(ret).rolling(self.aggregate, min_periods=1).sum().to_numpy() * 100.0
 
     def fit(self, bars: Bars) -> MarkovRegime:
@@ -263,7 +322,7 @@ class MarkovRegime(RegimeClassifier):
         self.mapping = _order_states(means)
         return self
 
-    def probabilities(self, bars: Bars, ev: pd.DataFrame) -> np.ndarray:
+    def probabilities(self, bars: Bars, ev: Evidence) -> np.ndarray:
         from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
         if self.params is None:

@@ -158,6 +158,17 @@ def load_model(uri: str) -> Any:
     return mlflow.pyfunc.load_model(uri)
 
 
+def load_predictor(uri: str) -> Any:
+    """The AXIS predictor inside the pyfunc at ``uri`` (loaded once per process): hot paths
+    that build their own inputs call it directly and skip MLflow's per-call input checks."""
+    model = load_model(uri)
+    python_model = model.unwrap_python_model()
+    predictor = getattr(python_model, "predictor", None)
+    if predictor is None:
+        raise TypeError(f"{uri} is not an AXIS model")
+    return predictor
+
+
 def model_metadata(uri: str) -> dict[str, Any]:
     meta = load_model(uri).metadata.metadata
     return dict(meta or {})

@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from ray import serve
 from starlette.requests import Request
 
@@ -24,21 +23,35 @@ def _configure() -> None:
     configure(os.environ.get("MLFLOW_TRACKING_URI"))
 
 
+def _price_arrays(body: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(high, low, close) of a regime request: ``{"high": [...], "low": [...], "close":
+    [...]}``, or the older ``{"bars": {column: [...]}}``."""
+    columns = body.get("bars", body)
+    return (
+        np.asarray(columns["high"], dtype=np.float64),
+        np.asarray(columns["low"], dtype=np.float64),
+        np.asarray(columns["close"], dtype=np.float64),
+    )
+
+
 @serve.deployment
 class RegimeService:
+    """The regime classifier, held in the replica; a request carries the price arrays and
+    gets the last bar's regime. No frames on the way: the classifier's array path."""
+
     def __init__(self, model_uri: str) -> None:
-        from axis_ml.registry.tracking import load_model
+        from axis_ml.registry.tracking import load_predictor
 
         _configure()
-        self.model = load_model(model_uri)
+        self.classifier = load_predictor(model_uri)
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def classify(self, frames: list[pd.DataFrame]) -> list[dict[str, Any]]:
-        return [dict(self.model.predict(frame).iloc[0].to_dict()) for frame in frames]
+    # Concurrent requests are classified together; a lone request does not wait.
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.0)
+    async def classify(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self.classifier.classify_arrays(*_price_arrays(b)).to_dict() for b in requests]
 
     async def __call__(self, request: Request) -> dict[str, Any]:
-        body = await request.json()
-        return await self.classify(pd.DataFrame(body["bars"]))
+        return await self.classify(await request.json())
 
 
 @serve.deployment

@@ -48,6 +48,7 @@ class ModelClient:
         self.timeout_s = timeout_s
         self.tracking_uri = tracking_uri
         self._http: Any = None
+        self._models: dict[str, Any] = {}
         self.latencies_ms: list[float] = []
 
     # -- transport ----------------------------------------------------------------------------
@@ -73,26 +74,40 @@ class ModelClient:
         return response.json()
 
     def _local(self, uri: str) -> Any:
-        from axis_ml.registry.tracking import configure, load_model
+        """The pyfunc at ``uri``; the tracking store is looked up only on the first load."""
+        model = self._models.get(uri)
+        if model is None:
+            from axis_ml.registry.tracking import configure, load_model
 
-        if self.tracking_uri is not None or uri.startswith("models:/"):
-            configure(self.tracking_uri)
-        return load_model(uri)
+            if self.tracking_uri is not None or uri.startswith("models:/"):
+                configure(self.tracking_uri)
+            model = self._models[uri] = load_model(uri)
+        return model
+
+    def _predictor(self, uri: str) -> Any:
+        """The AXIS predictor inside the pyfunc at ``uri`` (the array fast path)."""
+        from axis_ml.registry.tracking import load_predictor
+
+        self._local(uri)
+        return load_predictor(uri)
 
     # -- regimes ------------------------------------------------------------------------------
     def regime(self, bars: Any, model_uri: str | None = None) -> dict[str, Any]:
         """The regime of the last bar of ``bars`` (an :class:`axis.data.Bars` history)."""
-        from axis_ml.models.regime import RuleRegime, bars_frame
+        from axis_ml.models.regime import RuleRegime
 
-        frame = bars_frame(bars)
         try:
             if self.serve_url:
-                records = frame.to_dict(orient="list")
-                return dict(self._post("regime", {"bars": records}))
+                payload = {
+                    "high": np.asarray(bars.high).tolist(),
+                    "low": np.asarray(bars.low).tolist(),
+                    "close": np.asarray(bars.close).tolist(),
+                }
+                return dict(self._post("regime", payload))
             if model_uri is None:
                 raise LookupError("no regime model configured")
-            result = self._local(model_uri).predict(frame)
-            return dict(result.iloc[0].to_dict())
+            classifier = self._predictor(model_uri)
+            return dict(classifier.classify_arrays(bars.high, bars.low, bars.close).to_dict())
         except Exception as exc:
             _count("regime", type(exc).__name__, exc)
             fallback = RuleRegime().classify(bars).to_dict()

@@ -3,7 +3,8 @@ chart's RayService embeds (``spec.serveConfigV2``) and ``axis ml serve`` runs lo
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +25,14 @@ class ServeSettings(BaseModel):
 
     host: str = "0.0.0.0"
     port: int = Field(8000, ge=1, le=65535)
+    ingress: Literal["haproxy", "proxy"] = Field(
+        "haproxy",
+        description="HTTP ingress: Ray Serve's HAProxy ingress (C, low latency) or its Python "
+        "proxy",
+    )
+    throughput_optimized: bool = Field(
+        True, description="Ray Serve's throughput optimisations (direct gRPC data plane)"
+    )
     regime: AppSettings | None = None
     policy: AppSettings | None = None
     forecast: AppSettings | None = None
@@ -69,10 +78,21 @@ def serve_config(settings: ServeSettings) -> dict[str, Any]:
     }
 
 
+def ray_environment(settings: ServeSettings) -> dict[str, str]:
+    """Environment variables the Ray cluster's processes need for these settings (the
+    chart's RayService sets them on its head and worker pods; :func:`run_locally` on the
+    local Ray it starts). Ray reads them when its processes start."""
+    return {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1" if settings.ingress == "haproxy" else "0",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1" if settings.throughput_optimized else "0",
+    }
+
+
 def run_locally(settings: ServeSettings) -> list[str]:
-    """Start the configured applications on the local Ray (``ray.init(num_cpus=2)`` if none
-    is running) with the same resources and autoscaling as the config file; returns their
-    names. ``serve.shutdown()`` stops them."""
+    """Start the configured applications on the local Ray (``ray.init(num_cpus=2)`` with
+    :func:`ray_environment` if none is running; a Ray already running keeps the ingress it
+    was started with) with the same resources and autoscaling as the config file; returns
+    their names. ``serve.shutdown()`` stops them."""
     import ray
     from ray import serve
 
@@ -84,6 +104,7 @@ def run_locally(settings: ServeSettings) -> list[str]:
         "forecast": apps.ForecastService,
     }
     if not ray.is_initialized():
+        os.environ.update(ray_environment(settings))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": settings.host, "port": settings.port})
     started = []

@@ -57,7 +57,10 @@ def ray_session(mlflow_store: Path) -> Iterator[int]:
     import ray
     from ray import serve
 
+    from axis_ml.serving.config import ServeSettings, ray_environment
+
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{mlflow_store / 'mlflow.db'}"
+    os.environ.update(ray_environment(ServeSettings()))  # the default ingress: HAProxy
     port = _free_port()
     try:
         ray.init(

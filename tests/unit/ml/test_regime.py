@@ -56,3 +56,27 @@ def test_smoothed_probabilities_would_fail_the_truncation_test(bars) -> None:  #
     smooth_full = model.model.predict_proba(x[:6000])
     smooth_cut = model.model.predict_proba(x[:5000])
     assert not np.allclose(smooth_full[:5000], smooth_cut)
+
+
+@pytest.mark.parametrize("kind", ["rule", "hmm", "markov"])
+def test_array_path_equals_the_last_row_of_the_series(kind: str, bars) -> None:  # type: ignore[no-untyped-def]
+    """What serving computes (price arrays in, the last bar's result out) is what training
+    and evaluation see for that bar."""
+    model = make_classifier(kind).fit(bars.between(None, int(bars.timestamp[4000])))
+    history = bars.between(int(bars.timestamp[5000]), int(bars.timestamp[5300]))
+    row = model.classify_series(history).iloc[-1].to_dict()
+    fast = model.classify_arrays(history.high, history.low, history.close).to_dict()
+    assert fast["regime"] == row["regime"]
+    assert fast["volatility_regime"] == row["volatility_regime"]
+    for key in ("confidence", "adx", "rsi", "price_vs_ma50", "trend_strength"):
+        assert fast[key] == pytest.approx(row[key], rel=1e-12)
+
+
+def test_hmm_emission_densities_equal_hmmlearns(bars) -> None:  # type: ignore[no-untyped-def]
+    from axis_ml.models.regime import _hmm_features, evidence
+
+    model = make_classifier("hmm").fit(bars.between(None, int(bars.timestamp[4000])))
+    x = _hmm_features(evidence(bars))
+    np.testing.assert_allclose(
+        model.log_likelihood(x), model.model._compute_log_likelihood(x), rtol=1e-10
+    )
