@@ -1,8 +1,9 @@
-"""ML benchmark: environment steps/s (single and batch N=1,024) against gym-anytrading's
-stock env on the same bars, and regime-inference latency in-process and through Ray Serve.
+"""ML benchmark: environment steps/s (single, NumPy batch and torch batch at N=1,024; the
+portfolio env) against gym-anytrading's stock env on the same bars, and regime and forecast
+inference latency in-process and through Ray Serve (HAProxy ingress and the Python proxy).
 
-Run with ``make bench`` (or ``.venv/bin/python bench/ml_bench.py``); writes
-``bench/ml_results.json``.
+Run with ``make bench`` (or ``.venv/bin/python bench/ml_bench.py``; ``--no-serving`` skips
+Ray); writes ``bench/ml_results.json``. The torch batch runs on CUDA when present.
 """
 
 from __future__ import annotations
@@ -88,6 +89,52 @@ def batch_steps_per_s() -> tuple[float, float]:
     return raw, sb3
 
 
+def torch_batch_steps_per_s() -> dict[str, float | str]:
+    """The torch batch env at N=1,024 (and a large N), on CUDA when present, else CPU."""
+    import torch
+
+    from axis_ml.envs.market import EnvConfig, build_market
+    from axis_ml.envs.torch_batch import TorchBatchTradingEnv, default_device
+
+    device = default_device()
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # op-bound on CPU: a second thread only contends
+    market = build_market(EnvConfig(window=16))
+    out: dict[str, float | str] = {"device": str(device)}
+    for n, steps in ((BATCH, 300), (65_536 if device.type == "cuda" else 16_384, 100)):
+        env = TorchBatchTradingEnv(n, market=market, seed=0, device=device)
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        actions = [torch.as_tensor(rng.integers(0, 3, n), device=device) for _ in range(16)]
+        env.step_arrays(actions[0])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for k in range(steps):
+            env.step_arrays(actions[(k // 50) % 16])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        out[f"n_{n}_env_steps_per_s"] = n * steps / (time.perf_counter() - started)
+    return out
+
+
+def portfolio_steps_per_s() -> float:
+    from axis_ml.envs.portfolio import PortfolioEnv
+
+    env = PortfolioEnv()
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = [rng.uniform(-1, 1, env.config.n_assets + 1) for _ in range(16)]
+    env.step(actions[0])
+    steps = 20_000
+    started = time.perf_counter()
+    for k in range(steps):
+        _, _, terminated, truncated, _ = env.step(actions[(k // 50) % 16])
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - started)
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     array = np.array(samples)
     return {
@@ -97,31 +144,56 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def serving_latency() -> dict[str, object]:
-    """Regime inference on a 300-bar history: in-process pyfunc and Ray Serve over HTTP."""
+def _timed(call: object, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()  # type: ignore[operator]
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def serving_latency(ingress: str) -> dict[str, object]:
+    """Regime inference on a 300-bar history and a forecast of one feature window:
+    in-process and through Ray Serve over HTTP (single requests, then 8 concurrent clients)."""
     import ray
     from ray import serve
 
-    from axis_ml.serving import ModelClient
-    from axis_ml.serving.config import AppSettings, ServeSettings, run_locally
+    from axis_ml.features import compute_features
+    from axis_ml.models.forecast import ForecastConfig, feature_windows, train_forecast
+    from axis_ml.registry import promote
+    from axis_ml.serving import FALLBACKS, ModelClient
+    from axis_ml.serving.config import AppSettings, ServeSettings, ray_environment, run_locally
     from axis_ml.training import train_regime
 
     folder = tempfile.mkdtemp(prefix="axis-bench-mlflow-")
     os.environ["AXIS_MLFLOW_DIR"] = folder
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder}/mlflow.db"
     train_regime("rule", "BTC/USDT", "5m", "bench-regime")
-    uri = "models:/bench-regime/1"
+    train_forecast(
+        ForecastConfig(kind="lightgbm", window=16, n_estimators=100, registered_name="bench-fc")
+    )
+    promote("bench-fc", "1", "champion")  # the forecast app serves NAME@champion
+    uri, forecast_uri = "models:/bench-regime/1", "models:/bench-fc/1"
     bars = sample_bars("BTC/USDT", "5m")
     history = bars.between(int(bars.timestamp[-300]), None)
+    row = feature_windows(compute_features(bars), np.array([len(bars) - 1]), 16)[0]
     local = ModelClient(None)
     for _ in range(20):
         local.regime(history, uri)
-    samples = []
-    for _ in range(300):
-        started = time.perf_counter()
-        local.regime(history, uri)
-        samples.append((time.perf_counter() - started) * 1000)
-    result: dict[str, object] = {"in_process": percentiles(samples)}
+        local.forecast(forecast_uri, row)
+    result: dict[str, object] = {
+        "regime_in_process": percentiles(_timed(lambda: local.regime(history, uri), 300)),
+        "forecast_in_process": percentiles(_timed(lambda: local.forecast(forecast_uri, row), 300)),
+    }
+    settings = ServeSettings(
+        host="127.0.0.1",
+        port=8765,
+        ingress=ingress,  # type: ignore[arg-type]
+        regime=AppSettings(model=uri, num_cpus=1, max_replicas=1),
+        forecast=AppSettings(model="bench-fc", num_cpus=0.5, max_replicas=1),
+    )
+    os.environ.update(ray_environment(settings))
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -129,23 +201,31 @@ def serving_latency() -> dict[str, object]:
         runtime_env={"env_vars": {"MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]}},
     )
     try:
-        run_locally(
-            ServeSettings(host="127.0.0.1", port=8765, regime=AppSettings(model=uri, num_cpus=1))
-        )
+        run_locally(settings)
         remote = ModelClient("http://127.0.0.1:8765", timeout_s=5.0)
-        for _ in range(30):
+        for _ in range(50):
             remote.regime(history)
+            remote.forecast(forecast_uri, row, model_id="bench-fc")
+        if FALLBACKS:
+            raise RuntimeError(f"Serve did not answer: {dict(FALLBACKS)}")
         remote.latencies_ms.clear()
-        for _ in range(300):
+        for _ in range(500):
             remote.regime(history)
-        result["ray_serve"] = percentiles(remote.latencies_ms)
+        result["regime_ray_serve"] = percentiles(remote.latencies_ms)
+        remote.latencies_ms.clear()
+        for _ in range(500):
+            remote.forecast(forecast_uri, row, model_id="bench-fc")
+        result["forecast_ray_serve"] = percentiles(remote.latencies_ms)
         clients = [ModelClient("http://127.0.0.1:8765", timeout_s=10.0) for _ in range(8)]
-        per_client = 40
+        per_client = 60
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda c: [c.regime(history) for _ in range(per_client)], clients))
         elapsed = time.perf_counter() - started
-        result["ray_serve_throughput_rps_8_clients"] = 8 * per_client / elapsed
+        result["regime_ray_serve_throughput_rps_8_clients"] = 8 * per_client / elapsed
+        result["regime_ray_serve_8_clients"] = percentiles(
+            [x for c in clients for x in c.latencies_ms]
+        )
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -164,11 +244,14 @@ def main() -> None:
         "single_vs_anytrading": single / any_rate,
         "axis_batch_1024_env_steps_per_s": raw,
         "axis_batch_1024_sb3_vecenv_env_steps_per_s": sb3,
+        "axis_torch_batch": torch_batch_steps_per_s(),
+        "axis_portfolio_10_assets_steps_per_s": portfolio_steps_per_s(),
     }
     print(json.dumps(results["env"], indent=2))
     if "--no-serving" not in sys.argv:
-        results["serving_regime"] = serving_latency()
-        print(json.dumps(results["serving_regime"], indent=2))
+        for ingress in ("haproxy", "proxy"):
+            results[f"serving_{ingress}"] = serving_latency(ingress)
+            print(json.dumps({ingress: results[f"serving_{ingress}"]}, indent=2))
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {OUT}")
 

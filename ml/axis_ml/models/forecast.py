@@ -181,8 +181,10 @@ class LightGbmClassifier:
         return self
 
     def predict_up(self, x: np.ndarray) -> np.ndarray:
-        proba = np.asarray(self.model.predict_proba(x), dtype=np.float64)
-        return proba[:, 1]
+        # The booster's own probability of the positive class (what predict_proba's second
+        # column holds), without the scikit-learn wrapper's per-call input checks.
+        out = self.model.booster_.predict(x, num_threads=1)  # a few rows: no thread team
+        return np.asarray(out, dtype=np.float64).reshape(-1)
 
 
 def _sequence_net(config: ForecastConfig) -> Any:

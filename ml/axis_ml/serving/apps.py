@@ -98,15 +98,15 @@ class ForecastService:
         return load_model(uri)
 
     async def __call__(self, request: Request) -> dict[str, Any]:
-        from axis_ml.registry.tracking import as_frame
-
         model_id = serve.get_multiplexed_model_id() or self.default_model
         model = await self.get_model(model_id)
         if request.method == "GET":
             return dict(model.metadata.metadata or {})
         body = await request.json()
         rows = np.asarray(body["features"], dtype=np.float32)
-        return {"probability_up": np.asarray(model.predict(as_frame(rows, "f"))).tolist()}
+        # The forecaster inside the pyfunc, called on the array (inputs are built here).
+        forecaster = model.unwrap_python_model().predictor
+        return {"probability_up": np.asarray(forecaster.probability_up(rows)).tolist()}
 
 
 def regime_app(args: dict[str, Any]) -> Any:

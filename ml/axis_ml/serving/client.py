@@ -123,9 +123,7 @@ class ModelClient:
             if self.serve_url:
                 body = self._post("forecast", {"features": row.tolist()}, model_id)
                 return float(body["probability_up"][0])
-            from axis_ml.registry.tracking import as_frame
-
-            return float(np.asarray(self._local(model_uri).predict(as_frame(row, "f")))[0])
+            return float(self._predictor(model_uri).probability_up(row)[0])
         except Exception as exc:
             _count("forecast", type(exc).__name__, exc)
             return 0.5
@@ -141,9 +139,7 @@ class ModelClient:
                 body = self._post("forecast", {"features": rows.tolist()}, model_id)
                 out = np.asarray(body["probability_up"], dtype=np.float64)
             else:
-                from axis_ml.registry.tracking import as_frame
-
-                out = np.asarray(self._local(model_uri).predict(as_frame(rows, "f")), dtype=float)
+                out = np.asarray(self._predictor(model_uri).probability_up(rows), dtype=float)
             if out.shape != (len(rows),):
                 raise ValueError(f"expected {len(rows)} probabilities, got shape {out.shape}")
             return out
