@@ -370,19 +370,77 @@ def _local_uri() -> str:
 
 @app.command()
 def evaluate(
-    model: Annotated[str, typer.Option(help="policy URI, e.g. models:/axis-rl-policy@champion")],
+    model: Annotated[
+        str | None, typer.Option(help="a registered policy, e.g. models:/axis-rl-policy@champion")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="an RLTrainConfig YAML: evaluate the training procedure")
+    ] = None,
+    scheme: Annotated[str, typer.Option(help="walk_forward or purged_kfold (with --config)")] = (
+        "walk_forward"
+    ),
+    folds: Annotated[int, typer.Option(help="test windows")] = 4,
+    seed: Annotated[
+        list[int] | None, typer.Option(help="seeds (training and the random baseline)")
+    ] = None,
+    embargo: Annotated[float, typer.Option(help="purged k-fold: share embargoed after")] = 0.01,
+    purge: Annotated[int | None, typer.Option(help="bars purged before a test window")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="override total_timesteps")] = None,
     out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/ml-evaluation"),
-    folds: Annotated[int, typer.Option(help="walk-forward test windows")] = 4,
-    seeds: Annotated[int, typer.Option(help="seeds of the random baseline")] = 3,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Walk-forward evaluation of a registered policy with baselines and the deflated
-    Sharpe ratio; writes report.json and equity.png and logs them to MLflow."""
+    """Out-of-sample evaluation with baselines (buy-and-hold, random per seed, MA crossover)
+    and the deflated Sharpe ratio: of a registered policy on the data after its training
+    (--model), or of a training procedure by walk-forward or purged k-fold with an embargo,
+    one policy per window and seed (--config). Writes report.json and equity.png and logs
+    them to MLflow."""
     _need_ml()
     _tracking(tracking_uri)
-    from axis_ml.training import evaluate_policy
+    from axis_ml.evaluation.policy import (
+        EvaluationConfig,
+        evaluate_registered,
+        evaluate_training,
+    )
 
-    path = evaluate_policy(model, out, folds=folds, seeds=seeds)
+    if (model is None) == (config is None):
+        raise ConfigError("evaluate: give exactly one of --model or --config")
+    settings = _validated(
+        EvaluationConfig,
+        "evaluate",
+        {
+            "scheme": scheme,
+            "folds": folds,
+            "embargo": embargo,
+            "purge": purge,
+            **({"seeds": list(seed)} if seed else {}),
+        },
+    )
+    if model is not None:
+        path = evaluate_registered(model, settings, out)
+    else:
+        from axis_ml.models.rl import RLTrainConfig
+
+        assert config is not None
+        values = _yaml_file(config)
+        if timesteps is not None:
+            values["total_timesteps"] = timesteps
+        train = _validated(RLTrainConfig, str(config), values)
+        path = evaluate_training(train, settings, out, progress=console.print)
+    report = json.loads(path.read_text())
+    table = Table(title=f"{report['scheme']} · mean over {len(report['windows'])} windows")
+    for column in ("run", "total_return", "sharpe", "max_drawdown"):
+        table.add_column(column)
+    for name, metrics in report["mean_per_run_kind"].items():
+        table.add_row(
+            name,
+            f"{metrics.get('total_return', 0.0):.2%}",
+            f"{metrics.get('sharpe', 0.0):.2f}",
+            f"{metrics.get('max_drawdown', 0.0):.2%}",
+        )
+    console.print(table)
+    dsr = report.get("deflated_sharpe_ratio")
+    best = report.get("best_trial")
+    console.print(f"deflated Sharpe ratio of {best}: {dsr if dsr is None else round(dsr, 4)}")
     console.print(f"wrote {path}")
 
 

@@ -175,6 +175,15 @@ def build_model(config: RLTrainConfig, vec_env: Any, seed: int) -> Any:
     return cls(policy, vec_env, **kwargs)
 
 
+def fit_policy(
+    config: RLTrainConfig, market: TradingMarket, seed: int, callbacks: list[Any] | None = None
+) -> PolicyPredictor:
+    """Train one policy of ``config`` on ``market`` with ``seed``."""
+    model = build_model(config, make_vec_env(market, config, seed), seed)
+    model.learn(total_timesteps=config.total_timesteps, callback=callbacks or None)
+    return PolicyPredictor(model, config.algo, config.env)
+
+
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """An out-of-sample run of one policy (or baseline) over the whole test market."""
@@ -295,19 +304,16 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
             with mlflow.start_run(run_name=f"{config.algo}-seed{seed}") as run:
                 run_ids[seed] = run.info.run_id
                 mlflow.log_params(_flat_params(config, seed))
-                vec = make_vec_env(train_market, config, seed)
-                model = build_model(config, vec, seed)
                 callbacks = []
                 checkpoints = out / f"seed{seed}" / "checkpoints"
                 if config.checkpoint_every > 0:
                     every = max(config.checkpoint_every // config.n_envs, 1)
                     callbacks.append(CheckpointCallback(every, str(checkpoints), config.algo))
-                model.learn(total_timesteps=config.total_timesteps, callback=callbacks or None)
-                predictor = PolicyPredictor(model, config.algo, config.env)
+                predictor = fit_policy(config, train_market, seed, callbacks)
                 path = predictor.save(out / f"seed{seed}" / "policy.zip")
                 paths[seed] = path
                 result = run_policy_on(
-                    test_market, lambda obs, p=predictor: _one_action(p, obs), "policy"
+                    test_market, lambda obs, p=predictor: one_action(p, obs), "policy"
                 )
                 metrics = {f"test_{k}": v for k, v in result.metrics.items() if math.isfinite(v)}
                 for name, values in evaluations.items():
@@ -326,6 +332,9 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
         predictor = PolicyPredictor.load(paths[best])
         example = as_frame(np.zeros((2, config.env.observation_size)), "obs")
         version = None
+        # Where the training data ends: evaluations of the registered policy start here.
+        warm = WARMUP + config.env.window
+        train_end_ms = int(test_market.prepared.market.bars.timestamp[warm])
         with mlflow.start_run(run_id=run_ids[best]):
             mlflow.set_tag("axis.best_seed", "true")
             version = log_axis_model(
@@ -334,7 +343,7 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
                 example,
                 predictor.predict_frame(example),
                 registered_name=config.registered_name,
-                metadata=predictor.metadata(),
+                metadata={**predictor.metadata(), "train_end_ms": train_end_ms},
             )
         job.status = "succeeded"
         job.mlflow_run_id = run_ids[best]
@@ -349,7 +358,7 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
             recorder.finished(job)
 
 
-def _one_action(predictor: PolicyPredictor, obs: np.ndarray) -> Any:
+def one_action(predictor: PolicyPredictor, obs: np.ndarray) -> Any:
     action = predictor.act(obs[None, :])[0]
     if predictor.env.actions == "continuous":
         return np.array([action], dtype=np.float32)
