@@ -57,18 +57,17 @@ class RegimeService:
 @serve.deployment
 class PolicyService:
     def __init__(self, model_uri: str) -> None:
-        from axis_ml.registry.tracking import load_model, model_metadata
+        from axis_ml.registry.tracking import load_predictor, model_metadata
 
         _configure()
-        self.model = load_model(model_uri)
+        self.policy = load_predictor(model_uri)
         self.metadata = model_metadata(model_uri)
 
-    @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.002)
+    # Concurrent requests share one forward pass; a lone request does not wait.
+    @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.0)
     async def act(self, rows: list[np.ndarray]) -> list[list[float]]:
-        from axis_ml.registry.tracking import as_frame
-
         sizes = [len(r) for r in rows]
-        actions = np.asarray(self.model.predict(as_frame(np.vstack(rows), "obs")), dtype=float)
+        actions = np.asarray(self.policy.act(np.vstack(rows)), dtype=float)
         out, k = [], 0
         for size in sizes:
             out.append(actions[k : k + size].tolist())

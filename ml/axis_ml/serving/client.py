@@ -213,9 +213,8 @@ class ModelClient:
         try:
             if self.serve_url:
                 return float(self._post("policy", {"observations": row.tolist()})["actions"][0])
-            from axis_ml.registry.tracking import as_frame
-
-            return float(np.asarray(self._local(model_uri).predict(as_frame(row, "obs")))[0])
+            policy = self._predictor(model_uri)
+            return float(policy.act(row, deterministic=deterministic)[0])
         except Exception as exc:
             _count("policy", type(exc).__name__, exc)
             return math.nan
