@@ -29,7 +29,33 @@ if TYPE_CHECKING:
     from axis_ml.serving.client import ModelClient
 
 
-class RlPolicy(Strategy):
+def model_uri(model: str, alias: str) -> str:
+    """A registered name at ``alias`` as a ``models:/`` URI; URIs and paths unchanged."""
+    if model.startswith(("models:/", "runs:/", "/", ".", "file:")) or "/" in model:
+        return model
+    return f"models:/{model}@{alias}"
+
+
+class ModelStrategy(Strategy):
+    """A strategy that asks models through one :class:`ModelClient` built from its
+    ``serve_url`` and ``timeout_ms`` parameters."""
+
+    def __init__(self, params: StrategyParams | None = None) -> None:
+        super().__init__(params)
+        self._client: ModelClient | None = None
+
+    def client(self) -> ModelClient:
+        if self._client is None:
+            from axis_ml.serving.client import ModelClient
+
+            params: Any = self.params
+            self._client = ModelClient(
+                serve_url=params.serve_url, timeout_s=params.timeout_ms / 1000.0
+            )
+        return self._client
+
+
+class RlPolicy(ModelStrategy):
     name = "rl_policy"
     market_type = MarketType.LINEAR_PERPETUAL
 
@@ -46,7 +72,6 @@ class RlPolicy(Strategy):
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         super().__init__(params)
-        self._client: ModelClient | None = None
         self._features = np.zeros((0, 0), dtype=np.float32)
         self._window = 1
         self._table: np.ndarray | None = None
@@ -58,19 +83,7 @@ class RlPolicy(Strategy):
 
     @property
     def model_uri(self) -> str:
-        model = self.params.model
-        if model.startswith(("models:/", "runs:/", "/", ".", "file:")) or "/" in model:
-            return model
-        return f"models:/{model}@{self.params.alias}"
-
-    def client(self) -> ModelClient:
-        if self._client is None:
-            from axis_ml.serving.client import ModelClient
-
-            self._client = ModelClient(
-                serve_url=self.params.serve_url, timeout_s=self.params.timeout_ms / 1000.0
-            )
-        return self._client
+        return model_uri(self.params.model, self.params.alias)
 
     def policy_metadata(self) -> dict[str, Any]:
         """The policy's environment settings (window, actions, dead band), stored with it."""
@@ -149,7 +162,7 @@ class RlPolicy(Strategy):
         return {"decisions": self.decisions, "holds": self.holds}
 
 
-class MlForecast(Strategy):
+class MlForecast(ModelStrategy):
     """Trades a perpetual on a registered direction forecaster, sized by GARCH volatility.
 
     At each bar's close the forecaster's calibrated P(up) picks the side: long at or above
@@ -187,7 +200,6 @@ class MlForecast(Strategy):
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         super().__init__(params)
-        self._client: ModelClient | None = None
         self._window = 1
         self._probability = np.zeros(0)
         self._volatility = np.zeros(0)
@@ -197,18 +209,7 @@ class MlForecast(Strategy):
         self.holds = 0
 
     def _uri(self, model: str) -> str:
-        if model.startswith(("models:/", "runs:/", "/", ".", "file:")) or "/" in model:
-            return model
-        return f"models:/{model}@{self.params.alias}"
-
-    def client(self) -> ModelClient:
-        if self._client is None:
-            from axis_ml.serving.client import ModelClient
-
-            self._client = ModelClient(
-                serve_url=self.params.serve_url, timeout_s=self.params.timeout_ms / 1000.0
-            )
-        return self._client
+        return model_uri(model, self.params.alias)
 
     def on_start(self) -> None:
         from axis_ml.models.volatility import per_bar_volatility

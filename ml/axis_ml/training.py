@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from axis.data import sample_bars
-from axis_ml.registry.jobs import TrainingJob, TrainingJobRecorder
+from axis_ml.registry.jobs import TrainingJob, TrainingJobRecorder, recorded
 
 
 def train_regime(
@@ -29,9 +29,7 @@ def train_regime(
     configure(experiment="axis-regime")
     bars = sample_bars(symbol, timeframe)
     job = TrainingJob("regime", name or "", {"kind": kind, "symbol": symbol})
-    if recorder is not None:
-        recorder.started(job)
-    try:
+    with recorded(job, recorder):
         model = make_classifier(kind).fit(bars)
         labels = model.classify_series(bars)
         shares = labels["regime"].value_counts(normalize=True).to_dict()
@@ -50,11 +48,5 @@ def train_regime(
                 metadata={"regime_kind": kind, "symbol": symbol, "timeframe": timeframe},
             )
             job.mlflow_run_id = run.info.run_id
-        job.status, job.model_version = "succeeded", version
+        job.model_version = version
         return version, model.classify(bars).to_dict()
-    except Exception as exc:
-        job.status, job.error = "failed", str(exc)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.finished(job)

@@ -10,24 +10,36 @@ from typing import Any
 import numpy as np
 
 
-def equity_figure(curves: dict[str, np.ndarray], path: Path, title: str) -> Path:
+def new_figure(width: float, height: float) -> tuple[Any, Any]:
+    """A (figure, axes) pair on the non-interactive backend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4))
+    return plt.subplots(figsize=(width, height))
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write as PNG and close ``fig``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def equity_figure(curves: dict[str, np.ndarray], path: Path, title: str) -> Path:
+    fig, ax = new_figure(9, 4)
     for name, curve in curves.items():
         ax.plot(np.asarray(curve), label=name, linewidth=1.0)
     ax.set_title(title)
     ax.set_xlabel("bar")
     ax.set_ylabel("equity")
     ax.legend(loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def log_equity_plot(curves: dict[str, np.ndarray], name: str, title: str) -> None:

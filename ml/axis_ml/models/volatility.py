@@ -218,14 +218,12 @@ def train_volatility(
     import mlflow
 
     from axis.data import load_bars, sample_bars
-    from axis_ml.registry import TrainingJob, configure, log_axis_model
+    from axis_ml.registry import TrainingJob, configure, log_axis_model, recorded
     from axis_ml.registry.tracking import save_predictor
 
     configure(experiment="axis-volatility")
     job = TrainingJob("volatility", config.registered_name or "", config.model_dump(mode="json"))
-    if recorder is not None:
-        recorder.started(job)
-    try:
+    with recorded(job, recorder):
         bars: Bars = (
             load_bars(config.data, symbol=config.symbol, timeframe=config.timeframe)
             if config.data is not None
@@ -265,12 +263,6 @@ def train_volatility(
                 },
             )
             job.mlflow_run_id = run.info.run_id
-        job.status, job.model_version = "succeeded", version
+        job.model_version = version
         job.metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
         return VolatilityTrainResult(model, run.info.run_id, version, metrics)
-    except Exception as exc:
-        job.status, job.error = "failed", str(exc)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.finished(job)

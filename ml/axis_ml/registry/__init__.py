@@ -11,7 +11,12 @@ JSON lines next to the tracking store, and the platform's database store impleme
 protocol.
 """
 
-from axis_ml.registry.jobs import JsonlJobRecorder, TrainingJob, TrainingJobRecorder
+from axis_ml.registry.jobs import (
+    JsonlJobRecorder,
+    TrainingJob,
+    TrainingJobRecorder,
+    recorded,
+)
 from axis_ml.registry.tracking import (
     AxisModel,
     configure,
@@ -34,5 +39,6 @@ __all__ = [
     "model_metadata",
     "pinned_requirements",
     "promote",
+    "recorded",
     "tracking_uri",
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,23 @@ class TrainingJobRecorder(Protocol):
     def started(self, job: TrainingJob) -> None: ...
 
     def finished(self, job: TrainingJob) -> None: ...
+
+
+@contextmanager
+def recorded(job: TrainingJob, recorder: TrainingJobRecorder | None) -> Iterator[TrainingJob]:
+    """Record ``job`` around a training run: started, then succeeded, or failed with the
+    error (which propagates)."""
+    if recorder is not None:
+        recorder.started(job)
+    try:
+        yield job
+        job.status = "succeeded"
+    except Exception as exc:
+        job.status, job.error = "failed", str(exc)
+        raise
+    finally:
+        if recorder is not None:
+            recorder.finished(job)
 
 
 class JsonlJobRecorder:
