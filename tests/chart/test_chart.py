@@ -336,3 +336,23 @@ def test_api_environment_is_a_valid_settings_model(
     assert settings.vault_auth is VaultAuthMethod.KUBERNETES
     assert settings.vault_role == "axis-api"
     assert pod["automountServiceAccountToken"] is True
+
+
+@pytest.mark.parametrize("ingress", ["haproxy", "proxy"])
+def test_ray_pods_get_the_serve_environment_of_axis_ml(ingress: str) -> None:
+    found = objects("default", models={"serve": {"ingress": ingress}})
+    cluster = one(found, "RayService")["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"]] + cluster["workerGroupSpecs"]
+    expected = serving.ray_environment(serving.ServeSettings(ingress=ingress))
+    for pod in pods:
+        env = {e["name"]: e["value"] for e in pod["template"]["spec"]["containers"][0]["env"]}
+        assert {k: env[k] for k in expected} == expected
+
+
+def test_ray_version_is_the_one_the_project_installs() -> None:
+    ray = pytest.importorskip("ray")
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["models"]["rayVersion"] == ray.__version__
+    assert one(objects("default"), "RayService")["spec"]["rayClusterConfig"]["rayVersion"] == (
+        ray.__version__
+    )

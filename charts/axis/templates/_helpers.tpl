@@ -56,3 +56,18 @@ capabilities:
 {{- define "axis.modelsUrl" -}}
 {{- printf "http://%s-serve-svc.%s.svc:8000" .Values.models.name .Release.Namespace -}}
 {{- end -}}
+
+{{/*
+Environment of every Ray pod: the MLflow server the apps load models from, and the Serve
+ingress settings Ray reads when its processes start (axis_ml.serving.config.ray_environment).
+*/}}
+{{- define "axis.rayEnv" -}}
+{{- $root := index . 0 -}}
+{{- $serve := $root.Values.models.serve -}}
+- name: MLFLOW_TRACKING_URI
+  value: {{ index . 1 | quote }}
+- name: RAY_SERVE_ENABLE_HA_PROXY
+  value: {{ ternary "1" "0" (eq $serve.ingress "haproxy") | quote }}
+- name: RAY_SERVE_THROUGHPUT_OPTIMIZED
+  value: {{ ternary "1" "0" $serve.throughputOptimized | quote }}
+{{- end -}}
