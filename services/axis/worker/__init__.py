@@ -1,0 +1,1 @@
+"""The TradingStrategy process: wires engine, venue and store; schedules jobs; health; shutdown."""
