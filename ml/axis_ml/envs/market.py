@@ -150,6 +150,20 @@ class TradingMarket:
         length = self.config.episode_length
         return max(self.first_decision, last - (length if length else 1))
 
+    def draw_episodes(
+        self, rng: np.random.Generator, count: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``count`` random episodes (market, start, end), each market equally likely and
+        each start equally likely among the market's :meth:`episode_bounds` starts. The NumPy
+        and torch batches both draw with this, so one seed gives both the same episodes."""
+        markets = rng.integers(self.n_markets, size=count)
+        last = self.lengths[markets] - 1
+        length = self.config.episode_length
+        latest = np.maximum(self.first_decision, last - (length if length else 1))
+        starts = rng.integers(self.first_decision, latest + 1)
+        ends = last if length == 0 else np.minimum(starts + length, last)
+        return markets, starts, ends
+
 
 def build_market(config: EnvConfig, series: list[Bars] | None = None) -> TradingMarket:
     """Resolve ``config``'s market like a backtest does. ``series`` replaces the data with one

@@ -450,27 +450,18 @@ class TorchBatchTradingEnv(VectorEnv[Tensor, Tensor, Tensor]):
         self._offsets = torch.arange(self.window, device=dev) - (self.window - 1)
 
     # -- resets -------------------------------------------------------------------------------
-    def _draw(self) -> tuple[int, int]:
-        """A random market and episode start, drawn exactly as the NumPy batch draws them."""
-        m = self.market
-        market = int(self.rng.integers(m.n_markets))
-        start = int(self.rng.integers(m.first_decision, m.latest_start(market) + 1))
-        return market, start
-
     def _reset_accounts(self, indices: np.ndarray) -> None:
         if len(indices) == 0:
             return
+        # The same draws as the NumPy batch (TradingMarket.draw_episodes).
+        markets, starts, ends = self.market.draw_episodes(self.rng, len(indices))
         rows = np.zeros((len(indices), core.N_STATE))
-        for k, _ in enumerate(indices):
-            market, start = self._draw()
-            _, end = self.market.episode_bounds(market, start)
-            row = rows[k]
-            row[core.ST_MARKET], row[core.ST_T], row[core.ST_END] = market, start, end
-            row[core.ST_START] = start
-            row[core.ST_WALLET] = row[core.ST_EQUITY] = self.capital
-            row[core.ST_PEAK] = row[core.ST_DAY_START] = self.capital
-            row[core.ST_LIQ] = math.nan
-            row[core.ST_LAST_TARGET] = math.nan
+        rows[:, core.ST_MARKET], rows[:, core.ST_T], rows[:, core.ST_END] = markets, starts, ends
+        rows[:, core.ST_START] = starts
+        rows[:, core.ST_WALLET] = rows[:, core.ST_EQUITY] = self.capital
+        rows[:, core.ST_PEAK] = rows[:, core.ST_DAY_START] = self.capital
+        rows[:, core.ST_LIQ] = math.nan
+        rows[:, core.ST_LAST_TARGET] = math.nan
         index = torch.as_tensor(indices, dtype=torch.long, device=self.device)
         self.state[index] = torch.as_tensor(rows, dtype=torch.float64, device=self.device)
         mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)

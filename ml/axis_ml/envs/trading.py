@@ -31,21 +31,46 @@ def _spaces(config: EnvConfig) -> tuple[spaces.Box, spaces.Space[Any]]:
 
 
 class _Accounts:
-    """The arrays of N accounts and the compiled step over them."""
+    """The arrays of N accounts and the compiled step over them. The output arrays (``obs``,
+    ``rewards``, ``terminated``, ``truncated``, ``done``) are allocated once and overwritten
+    by every step."""
 
-    def __init__(self, market: TradingMarket, n: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, market: TradingMarket, n: int, rng: np.random.Generator, threads: int = 1
+    ) -> None:
         self.market = market
         self.n = n
         self.rng = rng
+        self.threads = core.check_threads(threads)
+        if threads > 1:
+            core.choose_threading_layer()
         size = market.config.observation_size
         self.state = np.zeros((n, core.N_STATE))
         self.obs = np.zeros((n, size), dtype=np.float32)
         self.rewards = np.zeros(n)
         self.terminated = np.zeros(n, dtype=np.bool_)
         self.truncated = np.zeros(n, dtype=np.bool_)
+        self.done = np.zeros(n, dtype=np.bool_)
         table = market.config.action_targets()
         self.table = table
         self.targets = np.zeros(n)
+        m = market
+        self._step_args = (
+            self.state,
+            self.targets,
+            m.prices,
+            m.features,
+            m.spec,
+            m.brackets,
+            m.limits,
+            m.monitor,
+            m.config_array,
+            self.obs,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+            self.done,
+        )
 
     def reset_one(self, i: int, market: int | None = None, start: int | None = None) -> None:
         m = self.market
@@ -58,7 +83,24 @@ class _Accounts:
         begin, end = m.episode_bounds(market, start)
         core.reset_account(self.state, i, market, begin, end, m.config_array)
         core.write_observation(
-            self.state, i, m.prices, m.features, m.spec, m.config.window, self.obs[i]
+            self.state, i, m.prices, m.features, m.spec, m.config.window, self.obs
+        )
+
+    def reset_many(self, accounts: np.ndarray) -> None:
+        """Reset ``accounts`` onto random episodes (:meth:`TradingMarket.draw_episodes`)."""
+        m = self.market
+        markets, starts, ends = m.draw_episodes(self.rng, len(accounts))
+        core.reset_accounts(
+            self.state,
+            accounts.astype(np.int64, copy=False),
+            markets,
+            starts,
+            ends,
+            m.prices,
+            m.features,
+            m.spec,
+            m.config_array,
+            self.obs,
         )
 
     def actions_to_targets(self, actions: np.ndarray) -> np.ndarray:
@@ -72,24 +114,13 @@ class _Accounts:
             )
         return self.targets
 
-    def step(self, actions: np.ndarray) -> None:
-        m = self.market
-        step = core.step_accounts_parallel if self.n >= core.PARALLEL_FROM else core.step_accounts
-        step(
-            self.state,
-            self.actions_to_targets(actions),
-            m.prices,
-            m.features,
-            m.spec,
-            m.brackets,
-            m.limits,
-            m.monitor,
-            m.config_array,
-            self.obs,
-            self.rewards,
-            self.terminated,
-            self.truncated,
-        )
+    def step(self, actions: np.ndarray) -> int:
+        """Advance every account one bar; returns how many ended (flagged in ``done``)."""
+        self.actions_to_targets(actions)
+        if self.threads == 1:
+            return int(core.step_accounts(*self._step_args))
+        core.use_threads(self.threads)
+        return int(core.step_accounts_parallel(*self._step_args))
 
     def info(self, i: int) -> dict[str, float]:
         s = self.state[i]
@@ -152,6 +183,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
             accounts.rewards,
             accounts.terminated,
             accounts.truncated,
+            accounts.done,
         )
 
     def reset(
@@ -192,7 +224,12 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
 
 class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     """``num_envs`` accounts stepped together in one compiled call, each on a random market
-    and start. An account that ends is reset in the same step."""
+    and start. An account that ends is reset in the same step.
+
+    ``threads``: 1 (the default) steps on the calling thread; more splits the accounts over
+    numba's worker threads, which pays only while that many cores are idle: a parallel step
+    waits for its slowest thread, so one busy core stalls every step (see
+    :func:`axis_ml.envs.core.choose_threading_layer`)."""
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}  # noqa: RUF012
 
@@ -203,6 +240,7 @@ class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         *,
         market: TradingMarket | None = None,
         seed: int | None = None,
+        threads: int = 1,
     ) -> None:
         self.market = market if market is not None else build_market(config or EnvConfig())
         self.config = self.market.config
@@ -212,43 +250,38 @@ class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self.single_action_space = single_action
         self.observation_space = gym.vector.utils.batch_space(single_obs, num_envs)
         self.action_space = gym.vector.utils.batch_space(single_action, num_envs)
-        self._accounts = _Accounts(self.market, num_envs, np.random.default_rng(seed))
+        self._accounts = _Accounts(self.market, num_envs, np.random.default_rng(seed), threads)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         if seed is not None:
             self._accounts.rng = np.random.default_rng(seed if isinstance(seed, int) else seed[0])
-        for i in range(self.num_envs):
-            self._accounts.reset_one(i)
+        self._accounts.reset_many(np.arange(self.num_envs))
         return self._accounts.obs.copy(), {}
 
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         a = self._accounts
-        a.step(actions)
         infos: dict[str, Any] = {}
-        done = a.terminated | a.truncated
-        if done.any():
+        if a.step(actions):
+            done = a.done.copy()
             infos["final_obs"] = np.where(done[:, None], a.obs, 0.0).astype(np.float32)
-            infos["_final_obs"] = done.copy()
+            infos["_final_obs"] = done
             infos["final_equity"] = np.where(done, a.state[:, core.ST_EQUITY], np.nan)
             infos["_final_equity"] = done.copy()
-            for i in np.flatnonzero(done):
-                a.reset_one(int(i))
+            a.reset_many(np.flatnonzero(done))
         return a.obs.copy(), a.rewards.copy(), a.terminated.copy(), a.truncated.copy(), infos
 
     def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The hot path without copies: advance every account and return views of the
-        observation, reward and done buffers (valid until the next call)."""
+        """The hot path: advance every account (resetting those that ended) and return the
+        observation, reward and done buffers themselves, not copies: they are overwritten by
+        the next call. ``done`` marks the accounts that ended (and were reset) in this step."""
         a = self._accounts
-        a.step(actions)
-        done = a.terminated | a.truncated
-        if done.any():
-            for i in np.flatnonzero(done):
-                a.reset_one(int(i))
-        return a.obs, a.rewards, done
+        if a.step(actions):
+            a.reset_many(np.flatnonzero(a.done))
+        return a.obs, a.rewards, a.done
 
     @property
     def states(self) -> np.ndarray:
