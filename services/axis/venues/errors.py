@@ -162,4 +162,8 @@ def classify(exc: BaseException, headers: Mapping[str, str] | None = None) -> Ve
         return ExchangeFailure(message)
     if isinstance(exc, ConnectionError | OSError):
         return VenueUnavailable(message)
+    if isinstance(exc, TypeError | KeyError | AttributeError | ValueError | IndexError):
+        # ccxt could not parse the reply (malformed or truncated JSON, an HTML error page):
+        # the call's outcome is unknown, as with a lost reply.
+        return VenueUnavailable(f"malformed reply: {type(exc).__name__}: {message}")
     return ExchangeFailure(message)

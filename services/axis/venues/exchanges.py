@@ -137,7 +137,8 @@ class BybitProfile(ExchangeProfile):
         params = self.lookup_params(venue_client_id)
         for fetch in (exchange.fetch_open_orders, exchange.fetch_closed_orders):
             for order in await fetch(symbol, None, None, dict(params)):
-                if order.get("clientOrderId") == venue_client_id:
+                # Bybit filtered by orderLinkId; some replies leave the field empty.
+                if order.get("clientOrderId") in (venue_client_id, None, ""):
                     return order  # type: ignore[no-any-return]
         raise ccxt.OrderNotFound(f"bybit has no order {venue_client_id} on {symbol}")
 
