@@ -447,8 +447,10 @@ class CcxtVenue:
                 orders.append(order)
         return orders
 
-    async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Fill]:
-        raw = await self._call("fetch_my_trades", symbol, since_ms)
+    async def fetch_my_trades(
+        self, symbol: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[Fill]:
+        raw = await self._call("fetch_my_trades", symbol, since_ms, limit)
         by_exchange_id = {o.exchange_order_id: o.client_order_id for o in self.orders.values()}
         return [fill_from_ccxt(t, by_exchange_id) for t in raw]
 

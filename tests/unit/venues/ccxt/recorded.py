@@ -280,4 +280,4 @@ def compare_request(
                 expected_body, our_body = expected_body[0], our_body[0]
             expected.update(strip(expected_body))
             ours.update(strip(our_body))
-    assert ours == expected
+    assert ours == expected, (ours, expected)
