@@ -89,6 +89,39 @@ class ClosedBar:
     volume: float
 
 
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    timestamp: int
+    bid: float | None
+    ask: float | None
+    last: float | None
+    mark_price: float | None = None
+    index_price: float | None = None
+    quote_volume: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Best levels first: bids descending, asks ascending, as (price, quantity)."""
+
+    symbol: str
+    timestamp: int | None
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A funding rate: the current/next one (``next_timestamp`` set) or a settled one."""
+
+    symbol: str
+    timestamp: int  # settlement time of this rate, epoch ms
+    rate: float
+    mark_price: float | None = None
+    next_timestamp: int | None = None
+
+
 class BarFeed(Protocol):
     """Closed bars in time order, per symbol: from an exchange (websocket or polling, with
     reconnect, gap detection and backfill) or a replayed history."""
