@@ -218,6 +218,7 @@ class FailoverVenue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._sequence = 0
+        self._last_no_venue: tuple[str, str] | None = None
         self._handled: str | None = None  # the failed active venue the policy already ran for
         self._flat_polls = max(flat_polls, 1)
         self._flat_poll_delay_s = flat_poll_delay_s
@@ -300,6 +301,9 @@ class FailoverVenue:
                 self._listener.on_order_update(order)
             return
         self._order_venue[order.client_order_id] = self._active
+        if (self._active, order.symbol) not in self._instruments:
+            # learn the contract size while the venue answers: a move needs it later
+            self._spawn(self._learn(self._active, order.symbol))
         self.active.submit(order)
 
     def cancel(self, client_order_id: str) -> None:
@@ -606,6 +610,10 @@ class FailoverVenue:
             )
         return self._instruments[key]
 
+    async def _learn(self, name: str, symbol: str) -> None:
+        with contextlib.suppress(Exception):  # scored by _call; a move asks again
+            await self._instrument(name, symbol)
+
     async def _to_base(self, name: str, contracts: Mapping[str, float]) -> dict[str, float]:
         base: dict[str, float] = {}
         for symbol, qty in contracts.items():
@@ -633,6 +641,13 @@ class FailoverVenue:
         exposure: Mapping[str, float] | None = None,
         orders: tuple[str, ...] = (),
     ) -> None:
+        if outcome is FailoverOutcome.NO_VENUE:  # a retried move that fails the same way
+            if self._last_no_venue == (failed, reason):
+                log.info("failover_still_blocked", venue=failed, reason=reason)
+                return
+            self._last_no_venue = (failed, reason)
+        else:
+            self._last_no_venue = None
         event = FailoverEvent(
             outcome, self.policy, failed, self._active, reason, dict(exposure or {}), orders
         )
