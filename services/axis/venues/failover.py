@@ -213,6 +213,8 @@ class FailoverVenue:
         self._exposure: dict[str, dict[str, float]] = {n: {} for n in names}  # contracts
         self._order_venue: dict[str, str] = {}
         self._instruments: dict[tuple[str, str], Instrument] = {}
+        # margin mode and leverage per symbol as last set: a move sets them on the target first
+        self._account: dict[str, dict[str, Any]] = {}
         self._listener: VenueListener | None = None
         self._subscribers: list[Callable[[FailoverEvent], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -338,9 +340,11 @@ class FailoverVenue:
 
     async def set_leverage(self, symbol: str, leverage: float) -> None:
         await self._call(self._active, self.active.set_leverage(symbol, leverage))
+        self._account.setdefault(symbol, {})["leverage"] = leverage
 
     async def set_margin_mode(self, symbol: str, mode: str) -> None:
         await self._call(self._active, self.active.set_margin_mode(symbol, mode))
+        self._account.setdefault(symbol, {})["margin_mode"] = mode
 
     # -- the heartbeat ------------------------------------------------------------------------
     async def check(self) -> None:
@@ -507,6 +511,7 @@ class FailoverVenue:
             current = await self._call(target, self._venues[target].fetch_positions(), react=False)
             have = {r.symbol: r.quantity for r in current}
             for symbol, base in exposure.items():
+                await self._apply_account(target, symbol)
                 instrument = await self._instrument(target, symbol)
                 want = base / instrument.contract_size
                 delta = want - have.get(symbol, 0.0)
@@ -609,6 +614,16 @@ class FailoverVenue:
                 name, self._venues[name].instrument(symbol), react=name == self._active
             )
         return self._instruments[key]
+
+    async def _apply_account(self, name: str, symbol: str) -> None:
+        settings = self._account.get(symbol, {})
+        venue = self._venues[name]
+        if "margin_mode" in settings:
+            await self._call(
+                name, venue.set_margin_mode(symbol, settings["margin_mode"]), react=False
+            )
+        if "leverage" in settings:
+            await self._call(name, venue.set_leverage(symbol, settings["leverage"]), react=False)
 
     async def _learn(self, name: str, symbol: str) -> None:
         with contextlib.suppress(Exception):  # scored by _call; a move asks again

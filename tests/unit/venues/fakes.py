@@ -56,6 +56,8 @@ class ScriptedVenue:
     orders: dict[str, Order] = field(default_factory=dict)
     positions: dict[str, _Position] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    leverage: dict[str, float] = field(default_factory=dict)
+    margin_mode: dict[str, str] = field(default_factory=dict)
     mode: str = "up"  # up | down | hang | slow | trading_down
     delay_s: float = 0.0
     _trade_seq: int = 0
@@ -194,9 +196,11 @@ class ScriptedVenue:
 
     async def set_leverage(self, symbol: str, leverage: float) -> None:
         await self._answer("set_leverage")
+        self.leverage[symbol] = leverage
 
     async def set_margin_mode(self, symbol: str, mode: str) -> None:
         await self._answer("set_margin_mode")
+        self.margin_mode[symbol] = mode
 
 
 @dataclass

@@ -4,7 +4,7 @@ transition logged, stored (the real store, SQLite) and alerted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,11 @@ class Desk:
 
 
 async def _desk(
-    policy: FailoverPolicy, *, bybit_contract_size: float = 1.0, timeout_s: float = 10.0
+    policy: FailoverPolicy,
+    *,
+    bybit_contract_size: float = 1.0,
+    timeout_s: float = 10.0,
+    store: Callable[[VenueTransition], None] | None = None,
 ) -> Desk:
     clock = FakeClock()
     binance = ScriptedVenue("binance", clock, prices=dict(PRICES))
@@ -97,13 +101,19 @@ async def _desk(
     )
     stored: list[VenueTransition] = []
     journal = MemoryJournal()
+
+    def record(transition: VenueTransition) -> None:
+        stored.append(transition)
+        if store is not None:
+            store(transition)
+
     venue = FailoverVenue(
         [binance, bybit],
         policy,
         breaker=BreakerConfig(failure_threshold=2, latency_threshold_s=1.0, cool_down_s=30.0),
         clock=clock,
         call_timeout_s=timeout_s,
-        recorder=stored.append,
+        recorder=record,
         journal=journal,
         flat_poll_delay_s=0.0,
         sleep=_no_sleep,
@@ -128,11 +138,9 @@ async def _fail_twice(desk: Desk) -> None:
 async def test_halt_stops_new_risk_until_the_venue_answers_again(
     tmp_path: Path, alerts: list[Alert]
 ) -> None:
-    desk = await _desk(FailoverPolicy.HALT)
     db = Database(f"sqlite:///{tmp_path / 'axis.db'}")
     db.upgrade()
-    store = VenueEventRecorder(db, "trend-btc")
-    desk.venue._recorder = lambda t: (desk.stored.append(t), store(t))  # type: ignore[func-returns-value]
+    desk = await _desk(FailoverPolicy.HALT, store=VenueEventRecorder(db, "trend-btc"))
     desk.order(OrderSide.BUY, 0.5)
     assert desk.binance.net(BTC) == 0.5
 
@@ -291,6 +299,8 @@ async def test_mirror_of_an_unreachable_primary_moves_the_net_exposure_and_recon
 @pytest.mark.asyncio
 async def test_flatten_and_move_on_slow_answers_closes_then_reopens(alerts: list[Alert]) -> None:
     desk = await _desk(FailoverPolicy.FLATTEN_AND_MOVE)
+    await desk.venue.set_margin_mode(BTC, "isolated")
+    await desk.venue.set_leverage(BTC, 3.0)
     desk.order(OrderSide.SELL, 0.4)
     await desk.venue.settle()  # the venue learns the contract size while Binance answers
     desk.binance.slow(1.5)  # answers, but above the 1 s latency threshold
@@ -311,6 +321,10 @@ async def test_flatten_and_move_on_slow_answers_closes_then_reopens(alerts: list
     assert desk.bybit.net(BTC) == pytest.approx(-0.4)
     assert desk.venue.active_name == "bybit"
     assert desk.venue.accepting_risk
+    # the account settings went to Bybit before the position did
+    assert desk.bybit.margin_mode == {BTC: "isolated"}
+    assert desk.bybit.leverage == {BTC: 3.0}
+    assert desk.bybit.calls.index("set_leverage") < desk.bybit.calls.index(f"submit:{open_id}")
     assert [cid for cid, state in desk.journal.entries if state == "write_ahead"] == [
         close_id,
         open_id,
@@ -398,3 +412,46 @@ def test_venue_names_must_be_unique() -> None:
         )
     with pytest.raises(ValueError, match="at least one"):
         FailoverVenue([], FailoverPolicy.HALT)
+
+
+@pytest.mark.asyncio
+async def test_a_waiting_mirror_is_dropped_when_the_primary_recovers_first(
+    alerts: list[Alert],
+) -> None:
+    desk = await _desk(FailoverPolicy.MIRROR)
+    desk.order(OrderSide.BUY, 0.5)
+    desk.binance.trading_down()
+    desk.order(OrderSide.BUY, 0.1)
+    desk.order(OrderSide.BUY, 0.1)
+    await desk.venue.settle()
+    assert desk.outcomes() == [FailoverOutcome.WAITING]
+    desk.binance.recover()
+    desk.clock.advance(30)
+    await desk.venue.check()
+    assert desk.outcomes() == [FailoverOutcome.WAITING, FailoverOutcome.RESUMED]
+    assert desk.venue.active_name == "binance"
+    assert desk.venue.accepting_risk
+    assert desk.bybit.orders == {}
+    assert desk.binance.net(BTC) == 0.5
+
+
+@pytest.mark.asyncio
+async def test_a_broken_store_or_subscriber_does_not_stop_the_failover(
+    alerts: list[Alert], capsys: pytest.CaptureFixture[str]
+) -> None:
+    def store_down(_transition: VenueTransition) -> None:
+        raise ConnectionError("database is down")
+
+    def broken(_event: FailoverEvent) -> None:
+        raise RuntimeError("subscriber bug")
+
+    desk = await _desk(FailoverPolicy.FLATTEN_AND_MOVE, store=store_down)
+    desk.venue.on_failover(broken)
+    desk.binance.fail()
+    await _fail_twice(desk)
+    assert desk.outcomes() == [FailoverOutcome.MOVED]
+    assert desk.venue.active_name == "bybit"
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "venue_transition_not_stored" in out
+    assert "failover_subscriber_failed" in out
