@@ -46,6 +46,7 @@ from axis.observability.alerts import raise_alert
 from axis.observability.logging import get_logger
 from axis.venues.base import (
     BalanceReport,
+    ClosedBar,
     FundingEvent,
     LiquidationEvent,
     LiveVenue,
@@ -77,6 +78,19 @@ _OUTAGE_WORDS = (
     "unreachable",
 )
 _FLAT = 1e-12
+
+# Errors that are the request's fault, not the venue's: the venue error taxonomy's classes for
+# a refused order, an unknown order or symbol, an unsupported call. Matched by class name so
+# this module works with any LiveVenue, whether or not it raises the ccxt-backed taxonomy.
+_REQUEST_FAULTS = frozenset(
+    {"OrderRejected", "OrderNotFound", "BadSymbol", "NotSupported", "PositionModeError"}
+)
+
+
+def counts_against_venue(error: BaseException) -> bool:
+    """Does this error say the venue is failing (network, timeout, 5xx, auth, anything
+    unknown), rather than that the request was wrong?"""
+    return not any(cls.__name__ in _REQUEST_FAULTS for cls in type(error).__mro__)
 
 
 def reject_is_outage(reason: str) -> bool:
@@ -335,6 +349,22 @@ class FailoverVenue:
     async def fetch_balances(self) -> list[BalanceReport]:
         return await self._call(self._active, self.active.fetch_balances())
 
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        closed_before_ms: int | None = None,
+    ) -> list[ClosedBar]:
+        """Candles from the active venue (the prices trading happens at)."""
+        source = getattr(self.active, "fetch_ohlcv", None)
+        if source is None:
+            raise NotImplementedError(f"{self._active} serves no candles")
+        call = source(symbol, timeframe, since_ms, limit, closed_before_ms)
+        bars: list[ClosedBar] = await self._call(self._active, call)
+        return bars
+
     async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Fill]:
         return await self._call(self._active, self.active.fetch_my_trades(symbol, since_ms))
 
@@ -352,7 +382,10 @@ class FailoverVenue:
         fail over from a failed active venue, finish a waiting mirror, resume a halt whose
         venue is back, reconcile former venues that returned."""
         for name, venue in self._venues.items():
-            if self._breakers[name].allow():
+            breaker = self._breakers[name]
+            if breaker.is_closed and not venue.healthy():
+                breaker.record_failure("the venue reports itself unhealthy")
+            elif breaker.allow():
                 with contextlib.suppress(Exception):  # scored by _call
                     await self._call(name, venue.fetch_balances(), react=False)
         await self._react(self._active)
@@ -385,6 +418,9 @@ class FailoverVenue:
         try:
             result = await asyncio.wait_for(call, self.call_timeout_s)
         except Exception as exc:
+            if not counts_against_venue(exc):
+                breaker.record_success(self._clock() - started)  # it answered: with a "no"
+                raise
             self._score_failure(name, _describe(exc), react=False)
             if react:
                 await self._react(name)

@@ -15,7 +15,7 @@ from axis.domain.catalog import instrument_for
 from axis.domain.enums import Exchange, LiquiditySide, OrderType
 from axis.domain.instrument import Instrument
 from axis.domain.orders import Fill, Order
-from axis.venues.base import BalanceReport, PositionReport, VenueListener
+from axis.venues.base import BalanceReport, ClosedBar, PositionReport, VenueListener
 
 
 class FakeClock:
@@ -189,6 +189,19 @@ class ScriptedVenue:
     async def fetch_balances(self) -> list[BalanceReport]:
         await self._answer("fetch_balances")
         return [BalanceReport("USDT", self.cash, self.cash, 0.0)]
+
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        closed_before_ms: int | None = None,
+    ) -> list[ClosedBar]:
+        await self._answer("fetch_ohlcv")
+        price = self.prices[symbol]
+        start = since_ms or 0
+        return [ClosedBar(symbol, timeframe, start, price, price, price, price, 1.0)]
 
     async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Fill]:
         await self._answer("fetch_my_trades")

@@ -455,3 +455,34 @@ async def test_a_broken_store_or_subscriber_does_not_stop_the_failover(
     out = captured.out + captured.err
     assert "venue_transition_not_stored" in out
     assert "failover_subscriber_failed" in out
+
+
+class OrderRejected(Exception):
+    """Named as the venue error taxonomy's refusal of a request."""
+
+
+@pytest.mark.asyncio
+async def test_refused_requests_do_not_count_against_the_venue(alerts: list[Alert]) -> None:
+    desk = await _desk(FailoverPolicy.HALT)
+
+    async def refuse() -> None:
+        raise OrderRejected("insufficient_funds: margin is insufficient")
+
+    for _ in range(5):
+        with pytest.raises(OrderRejected):
+            await desk.venue._call("binance", refuse())
+    assert desk.venue.breaker("binance").state is BreakerState.CLOSED
+    assert desk.venue.accepting_risk
+
+
+@pytest.mark.asyncio
+async def test_candles_come_from_the_active_venue(alerts: list[Alert]) -> None:
+    desk = await _desk(FailoverPolicy.MIRROR)
+    desk.bybit.prices[BTC] = 60_010.0
+    (bar,) = await desk.venue.fetch_ohlcv(BTC, "5m", since_ms=1_000)
+    assert bar.close == 60_000.0
+    desk.binance.fail()
+    await _fail_twice(desk)
+    (bar,) = await desk.venue.fetch_ohlcv(BTC, "5m", since_ms=1_000)
+    assert bar.close == 60_010.0
+    assert desk.venue.active_name == "bybit"
