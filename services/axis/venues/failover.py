@@ -21,7 +21,8 @@ ahead to the journal when one is given, and their updates reach the listener lik
 What the worker uses: :attr:`active` / :attr:`active_name`, :attr:`accepting_risk`,
 :meth:`venue_health` (``/status`` ``venues``), :meth:`on_failover` (a callback per
 :class:`FailoverEvent`) and :meth:`check` (the heartbeat: probes every venue, half-opens and
-closes breakers, finishes a waiting mirror, reconciles returning venues; call it on a timer).
+closes breakers, finishes a waiting mirror, reconciles returning venues). ``connect`` starts
+a task that runs ``check`` every ``heartbeat_s`` seconds (None: the caller runs it).
 Every breaker transition and failover outcome is logged, handed to the ``recorder`` (the store)
 and raised as an alert.
 """
@@ -199,6 +200,7 @@ class FailoverVenue:
         journal: OrderJournal | None = None,
         order_prefix: str = "axfo",
         is_outage: Callable[[str], bool] = reject_is_outage,
+        heartbeat_s: float | None = 5.0,
         flat_polls: int = 5,
         flat_poll_delay_s: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -239,6 +241,8 @@ class FailoverVenue:
         self._flat_polls = max(flat_polls, 1)
         self._flat_poll_delay_s = flat_poll_delay_s
         self._sleep = sleep
+        self.heartbeat_s = heartbeat_s
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # -- what the worker reads ----------------------------------------------------------------
     @property
@@ -291,8 +295,23 @@ class FailoverVenue:
             except Exception as exc:
                 self._breakers[name].trip(f"connect failed: {_describe(exc)}")
         await self._react(self._active)
+        if self.heartbeat_s is not None and self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat(self.heartbeat_s), name="failover")
+
+    async def _beat(self, period_s: float) -> None:
+        while True:
+            await self._sleep(period_s)
+            try:
+                await self.check()
+            except Exception as exc:  # the heartbeat must outlive any one bad round
+                log.error("failover_check_failed", error=_describe(exc))
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

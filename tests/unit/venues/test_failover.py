@@ -4,6 +4,7 @@ transition logged, stored (the real store, SQLite) and alerted."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,7 @@ async def _desk(
         call_timeout_s=timeout_s,
         recorder=record,
         journal=journal,
+        heartbeat_s=None,  # the tests run check() themselves
         flat_poll_delay_s=0.0,
         sleep=_no_sleep,
     )
@@ -392,7 +394,7 @@ async def test_a_primary_down_at_start_fails_over_on_connect(alerts: list[Alert]
     binance = ScriptedVenue("binance", clock)
     bybit = ScriptedVenue("bybit", clock, exchange=Exchange.BYBIT)
     binance.fail()
-    venue = FailoverVenue([binance, bybit], FailoverPolicy.MIRROR, clock=clock)
+    venue = FailoverVenue([binance, bybit], FailoverPolicy.MIRROR, clock=clock, heartbeat_s=None)
     events: list[FailoverEvent] = []
     venue.on_failover(events.append)
     await venue.connect(RecordingListener())
@@ -486,3 +488,26 @@ async def test_candles_come_from_the_active_venue(alerts: list[Alert]) -> None:
     (bar,) = await desk.venue.fetch_ohlcv(BTC, "5m", since_ms=1_000)
     assert bar.close == 60_010.0
     assert desk.venue.active_name == "bybit"
+
+
+@pytest.mark.asyncio
+async def test_the_heartbeat_fails_over_without_anyone_calling_check(alerts: list[Alert]) -> None:
+    clock = FakeClock()
+    binance = ScriptedVenue("binance", clock)
+    bybit = ScriptedVenue("bybit", clock, exchange=Exchange.BYBIT)
+    venue = FailoverVenue(
+        [binance, bybit],
+        FailoverPolicy.FLATTEN_AND_MOVE,
+        breaker=BreakerConfig(failure_threshold=2),
+        clock=clock,
+        heartbeat_s=0.001,
+    )
+    await venue.connect(RecordingListener())
+    binance.fail()
+    for _ in range(200):
+        if venue.active_name == "bybit":
+            break
+        await asyncio.sleep(0.005)
+    assert venue.active_name == "bybit"
+    await venue.close()
+    assert venue._heartbeat is None
