@@ -13,8 +13,13 @@ new risk stops at once (fail closed) and the strategy's :class:`FailoverPolicy` 
   same net exposure on the next venue; leftovers on an unreachable venue are closed when it
   returns.
 
-Exposure moves in base units (contracts × contract size), so venues with different contract
-sizes carry the same risk; quantities are floored to the target's lot. Failover orders are
+The exposure moved is the failed venue's as last confirmed (``fetch_positions``) or followed
+through its fills since: a position the strategy saw close (its stop filled) is not reopened,
+one that vanished unseen (closed at the exchange while the stream was down) is. It moves in base
+units (contracts × contract size), so venues with different contract sizes carry the same risk;
+quantities are floored to the target's lot, and the margin mode and leverage last set are set
+on the target first. After ``mirrored`` or ``moved`` the worker reconciles its book with
+``fetch_positions`` (now the new venue's). Failover orders are
 market orders tagged ``failover`` with client ids ``<prefix>-<venue>-<n>``; they are written
 ahead to the journal when one is given, and their updates reach the listener like any other.
 
@@ -148,7 +153,6 @@ class _Pending:
     """A mirror waiting for the failed venue to be flat or unreachable."""
 
     from_venue: str
-    to_venue: str
     reason: str
 
 
@@ -504,7 +508,7 @@ class FailoverVenue:
         elif target is None:
             self._emit(FailoverOutcome.NO_VENUE, failed, f"{reason}; no healthy venue to move to")
         elif self.policy is FailoverPolicy.MIRROR:
-            await self._try_mirror(_Pending(failed, target, reason))
+            await self._try_mirror(_Pending(failed, reason))
         else:
             await self._flatten_and_move(failed, target, reason)
 
@@ -533,9 +537,18 @@ class FailoverVenue:
         self._pending = None
         if positions is None:
             self._stale.add(pending.from_venue)  # unreachable: may still hold them
+        target = self._next_venue(pending.from_venue)  # the first choice may have failed since
+        if target is None:
+            self._handled = pending.from_venue  # retried when a venue to move to appears
+            self._emit(
+                FailoverOutcome.NO_VENUE,
+                pending.from_venue,
+                f"{pending.reason}; no healthy venue to mirror to",
+            )
+            return
         held = dict(self._exposure.get(pending.from_venue, {}))
         await self._move(
-            FailoverOutcome.MIRRORED, pending.from_venue, pending.to_venue, held, pending.reason, []
+            FailoverOutcome.MIRRORED, pending.from_venue, target, held, pending.reason, []
         )
 
     async def _flatten_and_move(self, failed: str, target: str, reason: str) -> None:

@@ -511,3 +511,36 @@ async def test_the_heartbeat_fails_over_without_anyone_calling_check(alerts: lis
     assert venue.active_name == "bybit"
     await venue.close()
     assert venue._heartbeat is None
+
+
+@pytest.mark.asyncio
+async def test_a_waiting_mirror_goes_to_whichever_venue_is_healthy_when_it_moves(
+    alerts: list[Alert],
+) -> None:
+    clock = FakeClock()
+    binance = ScriptedVenue("binance", clock)
+    bybit = ScriptedVenue("bybit", clock, exchange=Exchange.BYBIT)
+    okx = ScriptedVenue("okx", clock, exchange=Exchange.OKX)
+    venue = FailoverVenue(
+        [binance, bybit, okx],
+        FailoverPolicy.MIRROR,
+        breaker=BreakerConfig(failure_threshold=1),
+        clock=clock,
+        heartbeat_s=None,
+    )
+    events: list[FailoverEvent] = []
+    venue.on_failover(events.append)
+    await venue.connect(RecordingListener())
+    venue.submit(Order("s-1", BTC, OrderSide.BUY, OrderType.MARKET, 0.2))
+    await venue.settle()
+    binance.trading_down()
+    venue.submit(Order("s-2", BTC, OrderSide.BUY, OrderType.MARKET, 0.1))
+    await venue.settle()
+    assert [e.outcome for e in events] == [FailoverOutcome.WAITING]
+    bybit.fail()  # the first choice fails while the mirror waits
+    binance.hold(BTC, 0.0)
+    await venue.check()
+    assert [e.outcome for e in events] == [FailoverOutcome.WAITING, FailoverOutcome.MIRRORED]
+    assert venue.active_name == "okx"
+    assert okx.net(BTC) == pytest.approx(0.2)
+    assert bybit.orders == {}
