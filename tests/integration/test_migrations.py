@@ -144,4 +144,4 @@ def test_migrations_ship_in_the_wheel_and_run_from_it(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     )
-    assert result.stdout.strip() == "0001"
+    assert result.stdout.strip() == "0002"

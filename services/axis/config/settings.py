@@ -7,8 +7,9 @@ are the embedded platform of DESIGN.md §5: a SQLite file in the user's data fol
 in-process cache and bus, a local secrets file, Fernet at rest.
 
 Secrets do not live here: the JWT signing key, the Fernet keys and exchange keys come from the
-secrets provider (:mod:`axis.security.secrets`); the only credential accepted as a setting is the
-Vault token that reaches that provider, and it is kept as a ``SecretStr`` (never printed).
+secrets provider (:mod:`axis.security.secrets`). The credentials accepted as settings are the
+Vault token that reaches that provider and the alert channels (Slack/webhook URLs, the Telegram
+bot token, ``AXIS_NOTIFY_*``); they are kept as ``SecretStr`` (never printed).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class AxisSettings(BaseSettings):
         extra="ignore",
         frozen=True,
         validate_default=True,
+        hide_input_in_errors=True,  # an invalid secret must not be echoed in the error
     )
 
     # -- where things live -------------------------------------------------------------------
@@ -108,6 +110,20 @@ class AxisSettings(BaseSettings):
     paper_initial_balance: float = Field(10_000.0, gt=0)
     backtest_workers: int = Field(1, ge=1, le=16)
 
+    # -- alert notifications (axis.notify) ---------------------------------------------------
+    # The webhook URLs and the bot token are credentials: whoever has them can post as AXIS.
+    notify_slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook")
+    notify_telegram_bot_token: SecretStr | None = None
+    notify_telegram_chat_id: str | None = Field(None, max_length=64)
+    notify_telegram_api_url: str = "https://api.telegram.org"
+    notify_webhook_url: SecretStr | None = Field(None, description="generic JSON webhook")
+    notify_min_severity: str = Field("warning", description="warning or critical")
+    notify_timeout_s: float = Field(5.0, gt=0, le=60)
+    notify_attempts: int = Field(3, ge=1, le=10)
+    notify_max_wait_s: float = Field(10.0, ge=0, le=300, description="cap on a retry wait")
+    notify_dedup_window_s: float = Field(300.0, ge=0, description="repeats held back this long")
+    notify_max_per_minute: int = Field(20, ge=1, le=1000)
+
     # -- serving ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65_535)
@@ -122,10 +138,29 @@ class AxisSettings(BaseSettings):
             raise ValueError("log_level must be debug, info, warning, error or critical")
         return level
 
-    @field_validator("database_url", "redis_url", "vault_addr")
+    @field_validator("database_url", "redis_url", "vault_addr", "notify_telegram_chat_id")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("notify_slack_webhook_url", "notify_telegram_bot_token", "notify_webhook_url")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("notify_slack_webhook_url", "notify_webhook_url")
+    @classmethod
+    def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")  # the value itself is not echoed
+        return value
+
+    @field_validator("notify_min_severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value not in ("warning", "critical"):
+            raise ValueError("notify_min_severity must be warning or critical")
+        return value
 
     @model_validator(mode="after")
     def _vault_needs_credentials(self) -> AxisSettings:
@@ -133,6 +168,8 @@ class AxisSettings(BaseSettings):
             raise ValueError("vault_addr is set with token auth but vault_token is missing")
         if self.encryption is EncryptionBackend.VAULT_TRANSIT and not self.vault_addr:
             raise ValueError("encryption vault-transit needs vault_addr")
+        if (self.notify_telegram_bot_token is None) != (self.notify_telegram_chat_id is None):
+            raise ValueError("notify_telegram_bot_token and notify_telegram_chat_id go together")
         return self
 
     @classmethod
@@ -177,7 +214,13 @@ class AxisSettings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """The settings without credentials, for logs and ``axis api --show-settings``."""
         data = self.model_dump(mode="json")
-        data["vault_token"] = "***" if self.vault_token else None
+        for key in (
+            "vault_token",
+            "notify_slack_webhook_url",
+            "notify_telegram_bot_token",
+            "notify_webhook_url",
+        ):
+            data[key] = "***" if getattr(self, key) else None
         for key in ("database_url", "redis_url"):
             data[key] = _mask_url_password(data[key])
         return data

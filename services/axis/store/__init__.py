@@ -25,6 +25,7 @@ from axis.store.trading import (
     SqlOrderJournal,
     TradeRepository,
 )
+from axis.store.venues import VenueEventRecorder, VenueEventRepository
 
 __all__ = [
     "AuditRepository",
@@ -46,5 +47,7 @@ __all__ = [
     "TradeRepository",
     "TrainingJobRepository",
     "UserRepository",
+    "VenueEventRecorder",
+    "VenueEventRepository",
     "normalise_url",
 ]

@@ -4,7 +4,8 @@ Tables follow the seed schema (users, positions, trades, ai_decisions, decision_
 regime_history, market_data, portfolio_snapshots, funding_rate_history) with what the platform
 adds: encrypted exchange credentials (moved off ``users``), orders (the write-ahead journal of
 every order), refresh tokens, strategies and backtest jobs, performance and risk metrics, model
-records and training jobs, and the append-only audit log. Money is exact (:class:`Money`),
+records and training jobs, the append-only audit log, and each worker's venue events
+(circuit breakers and failovers). Money is exact (:class:`Money`),
 times are aware UTC (:class:`UTCDateTime`).
 
 Indexes serve the queries the API and the workers make: a user's open positions, a user's
@@ -465,6 +466,26 @@ class AuditEntry(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+# -- venues -----------------------------------------------------------------------------------
+class VenueEvent(Base):
+    """A worker's venue history: each circuit-breaker transition and failover outcome
+    (``kind`` breaker|failover), newest last. Written by the FailoverVenue's recorder."""
+
+    __tablename__ = "venue_events"
+    __table_args__ = (Index("ix_venue_events_strategy_time", "strategy", "time"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    strategy: Mapped[str] = mapped_column(String(200))
+    venue: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str] = mapped_column(String(64))
+    to_state: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[str | None] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
