@@ -72,7 +72,7 @@ class PaperExchange:
         self.clock_skew_ms = clock_skew_ms
         self.headroom = 1.0
         self.waits = 0
-        self._failures: dict[str, Exception] = {}
+        self._failures: dict[str, tuple[Exception, int]] = {}
         relay = _Relay(self)
         self.markets = {
             symbol: SimulatedVenue(instrument, bars, relay, initial_balance=initial_balance)
@@ -89,14 +89,24 @@ class PaperExchange:
                 market.process_bar(self._bar)
         return self._bar
 
-    def fail_next(self, method: str, error: Exception) -> None:
-        """Make the next call of ``method`` raise ``error`` (exchange outage, refusal)."""
-        self._failures[method] = error
+    def fail_next(self, method: str, error: Exception, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` raise ``error`` (an exchange outage, a
+        refusal); ``times=0`` ends it."""
+        if times > 0:
+            self._failures[method] = (error, times)
+        else:
+            self._failures.pop(method, None)
 
     def _check(self, method: str) -> None:
-        error = self._failures.pop(method, None)
-        if error is not None:
-            raise error
+        failure = self._failures.get(method)
+        if failure is None:
+            return
+        error, times = failure
+        if times > 1:
+            self._failures[method] = (error, times - 1)
+        else:
+            del self._failures[method]
+        raise error
 
     def _market(self, symbol: str) -> SimulatedVenue:
         market = self.markets.get(symbol)

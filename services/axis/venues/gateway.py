@@ -71,6 +71,7 @@ class GatewayVenue:
         self._epoch: str | None = None
         self._seq = -1  # last event delivered; -1 = none yet (start from "now")
         self._stream_up = False
+        self._ws: ClientConnection | None = None  # the live stream connection, if any
         self._failing = False
         self.last_error: str | None = None
 
@@ -255,6 +256,7 @@ class GatewayVenue:
                     max_size=None,
                 ) as ws:
                     delay = self.backoff_s
+                    self._ws = ws
                     await self._consume(ws)
             except InvalidStatus as exc:
                 if exc.response.status_code in (401, 403):
