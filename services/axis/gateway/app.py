@@ -72,7 +72,7 @@ class Gateway:
         self.token = token
         self.scrub = scrub
         self.probe_interval_s = probe_interval_s
-        self.events = EventLog(window) if window else EventLog()
+        self.events = EventLog(scrub, window) if window else EventLog(scrub)
         self.health = ExchangeHealth(exchange=exchange, connector=connector)
         self.submitted: dict[str, Order] = {}
 
@@ -81,6 +81,11 @@ class Gateway:
             return True
         expected = f"Bearer {self.token}"
         return header is not None and hmac.compare_digest(header.encode(), expected.encode())
+
+    def respond(self, body: Any, status: int = 200) -> Response:
+        """A JSON response with any key material scrubbed (an exchange's reject reason may
+        echo what was sent)."""
+        return Response(self.scrub(json.dumps(body)), status_code=status, media_type=JSON)
 
     async def call(self, method: str, run: Callable[[], Awaitable[Any]]) -> Response:
         """Run one venue call, timed and counted; a venue error becomes its JSON body."""
@@ -93,13 +98,13 @@ class Gateway:
             self.health.record_error(exc, self.scrub)
             kind = error_kind(exc)
             log.warning("venue call failed", method=method, kind=kind, error=self.health.last_error)
-            return _json(encode_error(exc, self.scrub), 500 if kind == "internal" else 502)
+            return self.respond(encode_error(exc, self.scrub), 500 if kind == "internal" else 502)
         finally:
             elapsed = time.perf_counter() - started
             metrics.request_duration.labels(self.connector, method).observe(elapsed)
         if isinstance(result, Response):
             return result
-        return _json(result)
+        return self.respond(result)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -194,14 +199,14 @@ def create_gateway_app(
                 raise BadRequest(str(exc)) from None
             known = gw.submitted.get(order.client_order_id)
             if known is not None:  # a retry: the order is already at the venue
-                return _json(wire.encode_order(known), 200)
+                return gw.respond(wire.encode_order(known), 200)
             gw.submitted[order.client_order_id] = order
             try:
                 venue.submit(order)
             except BaseException:
                 del gw.submitted[order.client_order_id]
                 raise
-            return _json(wire.encode_order(order), 202)
+            return gw.respond(wire.encode_order(order), 202)
 
         return await gw.call("submit", run)
 
@@ -209,7 +214,7 @@ def create_gateway_app(
     async def cancel(client_order_id: str) -> Response:
         async def run() -> Response:
             venue.cancel(client_order_id)
-            return _json({"clientOrderId": client_order_id}, 202)
+            return gw.respond({"clientOrderId": client_order_id}, 202)
 
         return await gw.call("cancel", run)
 

@@ -168,10 +168,15 @@ def load_exchange_keys(
         return found
     local = spec.credentials.local
     profile = env.get("AXIS_CREDENTIALS_PROFILE") or (local.profile if local else None)
+    reason = "no source has them"
     if profile:
         provider, _ = build_secrets(axis_settings)
-        return keys_from_profile(profile, provider)
+        try:
+            return keys_from_profile(profile, provider)
+        except SecretsError as exc:
+            reason = str(exc)
     raise SecretsError(
-        "no exchange keys: set AXIS_EXCHANGE_API_KEY and AXIS_EXCHANGE_SECRET, provide "
-        f"{AGENT_FILE}, point AXIS_VAULT_ADDR/AXIS_VAULT_PATH at Vault, or store a local profile"
+        f"no exchange keys ({reason}): set AXIS_EXCHANGE_API_KEY and AXIS_EXCHANGE_SECRET, "
+        f"provide {AGENT_FILE}, point AXIS_VAULT_ADDR and AXIS_VAULT_PATH at Vault, or store "
+        "the profile as exchange/<profile> in the secrets file"
     )

@@ -13,6 +13,7 @@ import asyncio
 import json
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from axis.domain.orders import Fill, Order
@@ -34,7 +35,8 @@ class Replay:
 class EventLog:
     """A :class:`~axis.venues.base.VenueListener` that numbers and keeps what the venue says."""
 
-    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, scrub: Callable[[str], str] = str, window: int = DEFAULT_WINDOW) -> None:
+        self.scrub = scrub  # removes key material from what the venue reports
         self.epoch = secrets.token_hex(8)
         self.seq = 0
         self._events: deque[tuple[int, str]] = deque(maxlen=window)
@@ -62,7 +64,7 @@ class EventLog:
     def _append(self, event: dict[str, object]) -> None:
         self.seq += 1
         event["seq"] = self.seq
-        self._events.append((self.seq, json.dumps(event)))
+        self._events.append((self.seq, self.scrub(json.dumps(event))))
         # Wake every waiting subscriber; the next waiter gets a fresh event.
         self._changed.set()
         self._changed = asyncio.Event()
