@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from axis.domain.enums import MarginMode
 from axis.domain.orders import Order
@@ -107,6 +108,24 @@ class Gateway:
         return self.respond(result)
 
 
+class TokenGuard:
+    """Plain ASGI middleware (no per-request task, unlike ``@app.middleware``): venue calls
+    under ``/v1/`` need the gateway's token when it has one."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+            if not self.gateway.authorized(None if header is None else header.decode("latin-1")):
+                body = {"kind": "unauthorized", "message": "missing or wrong gateway token"}
+                await _json(body, 401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 async def _body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await request.body())
@@ -162,13 +181,7 @@ def create_gateway_app(
     app = FastAPI(title=f"AXIS gateway ({connector})", lifespan=lifespan, docs_url=None)
     app.state.gateway = gw
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Any) -> Any:
-        if request.url.path.startswith("/v1/") and not gw.authorized(
-            request.headers.get("authorization")
-        ):
-            return _json({"kind": "unauthorized", "message": "missing or wrong gateway token"}, 401)
-        return await call_next(request)
+    app.add_middleware(TokenGuard, gateway=gw)
 
     # -- process endpoints --------------------------------------------------------------------
     @app.get("/healthz")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+import numpy as np
+
 from axis.data import Bars
 from axis.domain.enums import MarginMode
 from axis.domain.instrument import Instrument
@@ -79,6 +81,25 @@ class PaperExchange:
             for symbol, (instrument, bars) in markets.items()
         }
         self._bar = -1
+
+    @classmethod
+    def flat(
+        cls, prices: Mapping[str, float], bars: int = 1_000, start_ms: int = 1_700_000_000_000
+    ) -> PaperExchange:
+        """An account on markets that do not move (5m bars at a constant price): resting
+        orders away from the price never fill, which is what a latency benchmark wants."""
+        from axis.domain.catalog import instrument_for
+
+        ts = start_ms + np.arange(bars, dtype=np.int64) * 300_000
+        markets = {}
+        for symbol, price in prices.items():
+            series = np.full(bars, float(price))
+            volume = np.full(bars, 1_000.0)
+            markets[symbol] = (
+                instrument_for(symbol),
+                Bars(symbol, "5m", ts, series, series, series, series, volume),
+            )
+        return cls(markets)
 
     # -- the market ---------------------------------------------------------------------------
     def step(self) -> int:

@@ -256,7 +256,7 @@ async def test_an_unexpected_error_keeps_its_text_in_the_gateway(serve: Any) -> 
 async def test_without_the_gateway_calls_fail_and_orders_stay_in_flight(serve: Any) -> None:
     exchange = paper_exchange()
     server = await serve(create_gateway_app(exchange, connector="paper-main", exchange="binance"))
-    venue = GatewayVenue(server.url, backoff_s=0.01, submit_attempts=2)
+    venue = GatewayVenue(server.url, backoff_s=0.01, attempts=2)
     recorder = Recorder()
     await venue.connect(recorder)
     await server.stop()
