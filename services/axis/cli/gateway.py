@@ -28,5 +28,36 @@ def gateway(
         raise ConfigError(str(exc)) from None
 
 
+def exchange_keys(
+    profile: Annotated[str, typer.Option(help="credentials profile, e.g. binance-testnet")],
+    passphrase: Annotated[bool, typer.Option(help="also ask for the API passphrase (OKX)")] = False,
+) -> None:
+    """Store an exchange account's API keys as a local credentials profile (the secrets file,
+    mode 0600, or Vault when AXIS_VAULT_ADDR is set). The keys are prompted for, never
+    arguments, and never printed."""
+    import re
+
+    from axis.config.settings import AxisSettings
+    from axis.security import build_secrets
+
+    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", profile):
+        raise ConfigError(f"--profile: {profile!r} is not a profile name (letters, digits, _ -)")
+    api_key = typer.prompt("API key", hide_input=True).strip()
+    secret = typer.prompt("API secret", hide_input=True).strip()
+    password = typer.prompt("API passphrase", hide_input=True).strip() if passphrase else ""
+    if not api_key or not secret:
+        raise ConfigError("the API key and the secret must not be empty")
+    keys = {"apiKey": api_key, "secret": secret}
+    if password:
+        keys["password"] = password
+    try:
+        provider, _ = build_secrets(AxisSettings())
+        provider.put(f"exchange/{profile}", keys)
+    except SecretsError as exc:
+        raise ConfigError(str(exc)) from None
+    typer.echo(f"stored exchange keys as profile {profile!r} (exchange/{profile})")
+
+
 def register(app: typer.Typer) -> None:
     app.command("gateway")(gateway)
+    app.command("exchange-keys")(exchange_keys)

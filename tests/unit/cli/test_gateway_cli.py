@@ -109,3 +109,35 @@ def test_missing_keys_are_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: no exchange keys")
     assert "Traceback" not in "\n".join(err)
+
+
+# No terminal under pytest: getpass warns that it cannot turn echo off, and reads stdin.
+@pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")
+def test_exchange_keys_are_prompted_stored_privately_and_never_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from axis.config.specs import ExchangeConnectorSpec
+    from axis.gateway.credentials import load_exchange_keys
+
+    secrets_file = tmp_path / "secrets.json"
+    monkeypatch.setenv("AXIS_SECRETS_FILE", str(secrets_file))
+    monkeypatch.delenv("AXIS_VAULT_ADDR", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("KEY-abc123\nSECRET-def456\nPASS-789\n"))
+    code = run_cli(["exchange-keys", "--profile", "okx-demo", "--passphrase"])
+    out = capsys.readouterr()
+    assert code == 0
+    assert "stored exchange keys as profile 'okx-demo'" in out.out
+    for value in ("KEY-abc123", "SECRET-def456", "PASS-789"):
+        assert value not in out.out + out.err
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    env = {"AXIS_CREDENTIALS_PROFILE": "okx-demo", "AXIS_VAULT_AGENT_FILE": str(tmp_path / "n")}
+    keys = load_exchange_keys(ExchangeConnectorSpec(exchange="okx"), env)
+    assert keys.reveal() == {
+        "apiKey": "KEY-abc123",
+        "secret": "SECRET-def456",
+        "password": "PASS-789",
+    }
+    assert run_cli(["exchange-keys", "--profile", "bad name"]) == 2
+    assert "is not a profile name" in capsys.readouterr().err
