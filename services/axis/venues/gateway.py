@@ -20,13 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
+from axis.config.backtest import ConfigError
 from axis.domain.instrument import Instrument
 from axis.domain.orders import Fill, Order
 from axis.gateway import wire
@@ -330,6 +332,24 @@ class GatewayVenue:
             ):
                 wire.apply_order_state(order, wire.encode_order(remote))
                 self._deliver_update(order)
+
+
+def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenue]:
+    """A worker's gateways from its environment: ``AXIS_GATEWAYS`` (a JSON object of connector
+    name → base URL, in failover order, as the operator renders it) and the optional
+    ``AXIS_GATEWAY_TOKEN``. Raises :class:`ConfigError` naming the variable at fault."""
+    env = os.environ if environ is None else environ
+    raw = env.get("AXIS_GATEWAYS", "")
+    try:
+        urls = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        raise ConfigError("AXIS_GATEWAYS: not valid JSON") from None
+    if not isinstance(urls, dict) or not all(
+        isinstance(url, str) and url.startswith(("http://", "https://")) for url in urls.values()
+    ):
+        raise ConfigError('AXIS_GATEWAYS: expected {"connector": "http://host:port", ...}')
+    token = env.get("AXIS_GATEWAY_TOKEN") or None
+    return [GatewayVenue(url, name=str(name), token=token) for name, url in urls.items()]
 
 
 def _refused() -> GatewayError:
