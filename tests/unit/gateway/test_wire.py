@@ -26,7 +26,7 @@ def roundtrip(data: dict[str, object]) -> dict[str, object]:
 @given(
     qty=prices,
     price=prices,
-    filled=st.floats(min_value=0.0, max_value=1.0),
+    filled=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
     kind=st.sampled_from(list(OrderType)),
     tif=st.sampled_from(list(TimeInForce)),
     reduce_only=st.booleans(),
