@@ -32,10 +32,11 @@ format: $(STAMP)
 	$(BIN)/ruff format services operator ml tests bench
 	$(BIN)/ruff check --fix services operator ml tests bench
 
-bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load
+bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load; gateway overhead
 	$(BIN)/python bench/backtest_bench.py
 	$(BIN)/python bench/ml_bench.py
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/gateway_bench.py
 
 crds: $(STAMP)  ## regenerate the CRDs from the spec models (crds/ and the chart's copy)
 	$(BIN)/axis crds --out crds

@@ -37,6 +37,7 @@ data_app = typer.Typer(help="Market data: bundled samples and exchange downloads
 app.add_typer(data_app, name="data")
 app.add_typer(importlib.import_module("axis_ml.cli").app, name="ml")
 importlib.import_module("axis.cli.api").register(app)
+importlib.import_module("axis.cli.gateway").register(app)
 
 console = Console()
 errors = Console(stderr=True)
