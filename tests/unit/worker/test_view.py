@@ -28,7 +28,8 @@ def test_sparkline_spans_the_range_and_samples_long_series() -> None:
     assert len(set(sparkline((5.0, 5.0, 5.0)))) == 1
     long = sparkline(tuple(float(i) for i in range(1000)), width=40)
     assert len(long) == 40
-    assert long[0] == BLOCKS[0] and long[-1] == BLOCKS[-1]
+    assert long[0] == BLOCKS[0]
+    assert long[-1] == BLOCKS[-1]
     assert list(long) == sorted(long)  # a rising curve stays rising
 
 
@@ -79,7 +80,9 @@ def test_an_empty_halted_draining_worker_says_so(
         decision_latency_p99_ms=None,
     )
     text = text_of(status)
-    assert "Halted" in text and "trading halted" in text and "drain draining" in text
+    assert "Halted" in text
+    assert "trading halted" in text
+    assert "drain draining" in text
     assert "flat" in text
     assert "p50 —" in text
 
