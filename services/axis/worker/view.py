@@ -197,3 +197,36 @@ async def live_view(worker: WorkerControl, console: Console, refresh_s: float = 
                 live.update(render(worker.status()), refresh=True)
         finally:  # leave the final state on screen
             live.update(render(worker.status()), refresh=True)
+
+
+def summary(
+    status: WorkerStatus, wall_s: float, stopped_by: str, capital: float | None = None
+) -> Table:
+    """The run's summary, printed when ``axis up`` ends (``capital``: the starting equity)."""
+    table = Table(title=f"{status.strategy} · {status.mode} · stopped by {stopped_by}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    unrealized = sum(p.unrealized_pnl for p in status.positions)
+    rows: list[tuple[str, str | Text]] = [
+        ("phase", status.phase.value),
+        ("trading state", status.trading_state.value),
+        ("bars processed", f"{status.bars_processed:,}"),
+        ("last bar", f"{_time(status.last_bar_ms)} UTC"),
+        ("equity", _money(status.equity)),
+        ("realized PnL", _signed(status.realized_pnl)),
+        ("unrealized PnL", _signed(unrealized)),
+        ("fees paid", _money(status.fees_paid)),
+        ("funding paid", _money(status.funding_paid)),
+        ("drawdown now", f"{status.drawdown:.2%}"),
+        ("open positions", str(len(status.positions))),
+        ("open orders", str(len(status.open_orders))),
+        ("alerts", str(len(status.recent_alerts))),
+        ("decision latency p50", _latency(status.decision_latency_p50_ms)),
+        ("decision latency p99", _latency(status.decision_latency_p99_ms)),
+        ("wall time", f"{wall_s:,.1f} s"),
+    ]
+    if capital:
+        rows.insert(5, ("return", f"{status.equity / capital - 1:+.2%}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
