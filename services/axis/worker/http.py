@@ -119,6 +119,10 @@ def port_from_env() -> int:
     return int(raw)
 
 
+class ListenError(OSError):
+    """The endpoint port could not be bound (in use, or not allowed)."""
+
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -154,7 +158,7 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -167,7 +171,7 @@ async def serve(
 ) -> EndpointServer:
     """Start serving ``app`` in this event loop; returns once the socket listens.
 
-    Raises ``OSError`` (naming host and port) when the port cannot be bound."""
+    Raises :class:`ListenError` (naming host and port) when the port cannot be bound."""
     sock = _listen(host, port_from_env() if port is None else port)
     config = uvicorn.Config(
         app,

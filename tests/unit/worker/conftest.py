@@ -4,12 +4,14 @@ asked to flatten)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from axis.worker.clocks import SteppedClock
 from axis.worker.status import (
     AlertView,
     DrainState,
@@ -100,6 +102,65 @@ class FakeWorker:
             trading_state=TradingState.REDUCING,
             positions=positions,
         )
+
+
+class ReplayWorker:
+    """A worker stand-in whose loop replays ``bars`` bars on a stepped clock, ``pause_s``
+    apart in real time, and stops (draining first) when asked."""
+
+    def __init__(self, base: WorkerStatus, bars: int, pause_s: float = 0.0) -> None:
+        self.base = base
+        self.clock = SteppedClock(T0)
+        self.bars = bars
+        self.pause_s = pause_s
+        self.done = 0
+        self.stop_requests = 0
+        self.phase = WorkerPhase.STARTING
+        self.drain = DrainState.IDLE
+        self._stop = asyncio.Event()
+
+    def status(self) -> WorkerStatus:
+        return replace(
+            self.base,
+            phase=self.phase,
+            drain=self.drain,
+            bars_processed=self.done,
+            clock_ms=self.clock.now_ms(),
+        )
+
+    def request_drain(self, flatten: bool) -> None:
+        self.drain = DrainState.DONE
+        self.phase = WorkerPhase.DRAINING
+
+    def request_stop(self) -> None:
+        self.stop_requests += 1
+        self.request_drain(flatten=False)
+        self._stop.set()
+
+    async def run(self) -> WorkerStatus:
+        self.phase = WorkerPhase.RUNNING
+        for bar in range(1, self.bars + 1):
+            if self._stop.is_set():
+                await asyncio.sleep(0.1)  # draining takes a moment, as with a real venue
+                break
+            await self.clock.advance_to(T0 + bar * BAR_MS)
+            self.done = bar
+            await asyncio.sleep(self.pause_s)
+        self.phase = WorkerPhase.STOPPED
+        return self.status()
+
+
+BAR_MS = 300_000
+
+
+@pytest.fixture
+def replay_worker() -> Callable[..., ReplayWorker]:
+    """``replay_worker(bars, pause_s)``: a fresh ReplayWorker on the running status."""
+
+    def make(bars: int, pause_s: float = 0.0) -> ReplayWorker:
+        return ReplayWorker(running_status(), bars, pause_s)
+
+    return make
 
 
 @pytest.fixture

@@ -9,20 +9,21 @@ import os
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
 from rich.console import Console
 
-from axis.worker.clocks import SteppedClock
 from axis.worker.host import HostOptions, HostResult, host
 from axis.worker.scheduler import Every, Scheduler
-from axis.worker.status import DrainState, WorkerPhase, WorkerStatus
+from axis.worker.status import DrainState, WorkerPhase
 from axis.worker.view import summary
 
-BAR_MS = 300_000
+if TYPE_CHECKING:
+    from conftest import ReplayWorker  # tests/unit/worker/conftest.py
+
 T0 = int(datetime(2024, 3, 1, 12, 0, tzinfo=UTC).timestamp() * 1000)
 
 
@@ -32,52 +33,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class ReplayWorker:
-    """A worker stand-in whose loop replays ``bars`` bars on a stepped clock, ``pause_s``
-    apart in real time, and stops (draining first) when asked."""
-
-    def __init__(self, base: WorkerStatus, bars: int, pause_s: float = 0.0) -> None:
-        self.base = base
-        self.clock = SteppedClock(T0)
-        self.bars = bars
-        self.pause_s = pause_s
-        self.done = 0
-        self.stop_requests = 0
-        self.phase = WorkerPhase.STARTING
-        self.drain = DrainState.IDLE
-        self._stop = asyncio.Event()
-
-    def status(self) -> WorkerStatus:
-        return replace(
-            self.base,
-            phase=self.phase,
-            drain=self.drain,
-            bars_processed=self.done,
-            clock_ms=self.clock.now_ms(),
-        )
-
-    def request_drain(self, flatten: bool) -> None:
-        self.drain = DrainState.DONE
-        self.phase = WorkerPhase.DRAINING
-
-    def request_stop(self) -> None:
-        self.stop_requests += 1
-        self.request_drain(flatten=False)
-        self._stop.set()
-
-    async def run(self) -> WorkerStatus:
-        self.phase = WorkerPhase.RUNNING
-        for bar in range(1, self.bars + 1):
-            if self._stop.is_set():
-                await asyncio.sleep(0.1)  # draining takes a moment, as with a real venue
-                break
-            await self.clock.advance_to(T0 + bar * BAR_MS)
-            self.done = bar
-            await asyncio.sleep(self.pause_s)
-        self.phase = WorkerPhase.STOPPED
-        return self.status()
-
-
 def run_host(
     worker: ReplayWorker, options: HostOptions, scheduler: Scheduler | None = None
 ) -> HostResult:
@@ -85,9 +40,9 @@ def run_host(
 
 
 def test_a_replay_to_its_end_runs_the_jobs_and_serves_the_endpoints(
-    status_factory: Callable[..., WorkerStatus],
+    replay_worker: Callable[..., ReplayWorker],
 ) -> None:
-    worker = ReplayWorker(status_factory(), bars=24, pause_s=0.01)
+    worker = replay_worker(bars=24, pause_s=0.01)
     scheduler = Scheduler(worker.clock)
     monitor_runs: list[int] = []
     port = free_port()
@@ -128,9 +83,9 @@ async def _get(url: str) -> int:
 
 
 def test_duration_stops_the_worker_through_its_stop_path(
-    status_factory: Callable[..., WorkerStatus],
+    replay_worker: Callable[..., ReplayWorker],
 ) -> None:
-    worker = ReplayWorker(status_factory(), bars=10_000, pause_s=0.001)
+    worker = replay_worker(bars=10_000, pause_s=0.001)
     result = run_host(worker, HostOptions(serve_endpoints=False, duration_s=0.1))
     assert result.stopped_by == "duration"
     assert worker.stop_requests == 1
@@ -140,9 +95,9 @@ def test_duration_stops_the_worker_through_its_stop_path(
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_cleanly_and_the_handlers_are_restored(
-    sig: signal.Signals, status_factory: Callable[..., WorkerStatus]
+    sig: signal.Signals, replay_worker: Callable[..., ReplayWorker]
 ) -> None:
-    worker = ReplayWorker(status_factory(), bars=10_000, pause_s=0.001)
+    worker = replay_worker(bars=10_000, pause_s=0.001)
     before = signal.getsignal(sig)
 
     async def main() -> HostResult:
@@ -162,9 +117,9 @@ def test_a_signal_stops_cleanly_and_the_handlers_are_restored(
 
 
 def test_the_live_view_draws_while_it_runs_and_the_summary_names_the_run(
-    status_factory: Callable[..., WorkerStatus],
+    replay_worker: Callable[..., ReplayWorker],
 ) -> None:
-    worker = ReplayWorker(status_factory(), bars=30, pause_s=0.005)
+    worker = replay_worker(bars=30, pause_s=0.005)
     out = io.StringIO()
     console = Console(file=out, width=120, color_system=None, force_terminal=True)
     result = run_host(worker, HostOptions(serve_endpoints=False, view=console, refresh_s=0.01))
@@ -185,9 +140,9 @@ def test_the_live_view_draws_while_it_runs_and_the_summary_names_the_run(
 
 
 def test_a_held_view_stays_until_a_signal_after_the_feed_ends(
-    status_factory: Callable[..., WorkerStatus],
+    replay_worker: Callable[..., ReplayWorker],
 ) -> None:
-    worker = ReplayWorker(status_factory(), bars=3)
+    worker = replay_worker(bars=3)
     console = Console(file=io.StringIO(), width=120, color_system=None)
 
     async def main() -> HostResult:

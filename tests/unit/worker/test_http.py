@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
-from axis.worker.http import create_app, port_from_env, serve
+from axis.worker.http import ListenError, create_app, port_from_env, serve
 from axis.worker.status import DrainState, WorkerPhase, WorkerStatus
 from axis_operator.health import ProcessClient
 
@@ -120,13 +120,13 @@ def test_the_operator_client_agrees_with_the_endpoints(
     asyncio.run(main())
 
 
-def test_a_taken_port_is_an_oserror_not_an_exit(fake_worker: FakeWorker) -> None:
+def test_a_taken_port_is_a_listen_error_not_an_exit(fake_worker: FakeWorker) -> None:
     async def main() -> None:
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}"):
                 await serve(create_app(fake_worker), port=port, host="127.0.0.1")
 
     asyncio.run(main())
