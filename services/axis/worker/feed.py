@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from axis.data import Bars
-from axis.worker.trader import bar_at
 from axis.venues.base import ClosedBar
+from axis.worker.trader import bar_at
 
 
 class Sleeper(Protocol):

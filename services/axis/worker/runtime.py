@@ -18,9 +18,9 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import time as dt_time
 
 import numpy as np
 
@@ -41,9 +41,11 @@ from axis.venues.base import (
     LiveVenue,
     PositionReport,
 )
+from axis.worker.clocks import TimerClock
 from axis.worker.live import LiveVenueBridge
 from axis.worker.metrics import WorkerMetrics
 from axis.worker.reconcile import ReconcileReport, reconcile
+from axis.worker.scheduler import Cadence, DailyAt, Every, Scheduler
 from axis.worker.status import (
     AlertView,
     DrainState,
@@ -136,8 +138,9 @@ class EngineBook:
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     name: str
-    every_s: float | None  # None: daily at 00:00 UTC
-    fn: Callable[[int], Any]
+    cadence: Cadence
+    fn: Callable[[int], Awaitable[None]]
+    budget_s: float = 5.0  # over this a run is reported as slow
 
 
 class Worker:
@@ -154,7 +157,7 @@ class Worker:
         store: WorkerStore,
         journal: CountingJournal,
         metrics: WorkerMetrics,
-        clock: Any,
+        clock: TimerClock,
         live: LiveVenue | None = None,
         bridge: LiveVenueBridge | None = None,
         exchange: str = "simulated",
@@ -169,6 +172,7 @@ class Worker:
         self.journal = journal
         self.metrics = metrics
         self.clock = clock
+        self.scheduler = Scheduler(clock)
         self.live = live
         self.bridge = bridge
         self.exchange = exchange
@@ -243,6 +247,9 @@ class Worker:
             await self._start()
             if self.phase is WorkerPhase.STARTING:
                 self.phase = WorkerPhase.RUNNING
+            for job in self.jobs():
+                self.scheduler.add(job.name, job.cadence, job.fn, budget_s=job.budget_s)
+            self.scheduler.start()
             feed_task = asyncio.create_task(self._consume(), name="worker-feed")
             stop_task = asyncio.create_task(self._stop.wait(), name="worker-stop")
             done, _ = await asyncio.wait(
@@ -297,6 +304,7 @@ class Worker:
 
     async def _shutdown(self) -> None:
         deadline = time.monotonic() + self.grace_s
+        await self.scheduler.stop()
         if self.drain is not DrainState.IDLE:
             while self.drain is DrainState.DRAINING and time.monotonic() < deadline:
                 self._drain_step()
@@ -384,14 +392,20 @@ class Worker:
     # -- jobs (cadences in the module constants; run by the scheduler) -------------------------
     def jobs(self) -> list[JobSpec]:
         specs = [
-            JobSpec("market_data", MARKET_DATA_EVERY, self.market_data_job),
-            JobSpec("position_monitor", POSITION_MONITOR_EVERY, self.position_monitor_job),
-            JobSpec("portfolio_snapshot", SNAPSHOT_EVERY, self.snapshot_job),
-            JobSpec("regime_check", REGIME_EVERY, self.regime_job),
-            JobSpec("daily_summary", None, self.daily_summary_job),
+            JobSpec("market_data", Every(MARKET_DATA_EVERY, aligned=True), self.market_data_job),
+            JobSpec(
+                "position_monitor",
+                Every(POSITION_MONITOR_EVERY, aligned=True),
+                self.position_monitor_job,
+            ),
+            JobSpec("portfolio_snapshot", Every(SNAPSHOT_EVERY, aligned=True), self.snapshot_job),
+            JobSpec("regime_check", Every(REGIME_EVERY, aligned=True), self.regime_job),
+            JobSpec("daily_summary", DailyAt(dt_time(0, 0)), self.daily_summary_job),
         ]
         if self.live is not None:
-            specs.append(JobSpec("reconcile", RECONCILE_EVERY, self.reconcile_job))
+            specs.append(
+                JobSpec("reconcile", Every(RECONCILE_EVERY, aligned=True), self.reconcile_job)
+            )
         return specs
 
     async def market_data_job(self, due_ms: int) -> None:
@@ -400,7 +414,7 @@ class Worker:
         if last <= self._stored_through:
             return
         window = self.trader._window(self._stored_through + 1, last + 1)
-        await asyncio.to_thread(self.store.save_bars, self.exchange, window)
+        self.store.save_bars(self.exchange, window)
         self._stored_through = last
 
     async def position_monitor_job(self, due_ms: int) -> None:
@@ -439,8 +453,7 @@ class Worker:
             "strategy": self.strategy,
             engine.symbol: {"quantity": position.quantity, "notional": notional},
         }
-        await asyncio.to_thread(
-            self.store.save_snapshot,
+        self.store.save_snapshot(
             due_ms,
             equity=equity,
             wallet=engine.portfolio.wallet,
@@ -456,7 +469,7 @@ class Worker:
         if verdict is None:
             return
         regime, evidence = verdict
-        await asyncio.to_thread(self.store.save_regime, due_ms, regime, evidence)
+        self.store.save_regime(due_ms, regime, evidence)
         if self._regime is not None and regime != self._regime:
             raise_alert(
                 "regime_change",
@@ -534,9 +547,7 @@ class Worker:
 
     def _on_alert(self, alert: Alert) -> None:
         self._alerts.append(
-            AlertView(
-                int(alert.time.timestamp() * 1000), alert.kind, alert.severity, alert.message
-            )
+            AlertView(int(alert.time.timestamp() * 1000), alert.kind, alert.severity, alert.message)
         )
 
 

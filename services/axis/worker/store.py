@@ -18,7 +18,7 @@ from axis.domain.orders import Order, OrderStatus
 from axis.store.db import Database
 from axis.store.models import Order as OrderRow
 from axis.store.models import PortfolioSnapshot, RegimeHistory
-from axis.store.records import MarketDataRepository, RegimeRepository, SnapshotRepository
+from axis.store.records import MarketDataRepository, RegimeRepository
 from axis.store.trading import OPEN_ORDER_STATES, SqlOrderJournal
 from axis.store.types import to_decimal
 
