@@ -464,19 +464,14 @@ class Worker:
 
     async def regime_job(self, due_ms: int) -> None:
         """The rule-based regime (ADX/+DI/-DI against the 50-bar MA, RSI as evidence); stored
-        hourly, alerted when it changes."""
+        hourly, logged when it changes."""
         verdict = classify_regime(self.trader)
         if verdict is None:
             return
         regime, evidence = verdict
         self.store.save_regime(due_ms, regime, evidence)
         if self._regime is not None and regime != self._regime:
-            raise_alert(
-                "regime_change",
-                f"{self.engine.symbol}: {self._regime} → {regime}",
-                severity="warning",
-                strategy=self.strategy,
-            )
+            log.info("regime_change", symbol=self.engine.symbol, old=self._regime, new=regime)
         self._regime = regime
 
     async def daily_summary_job(self, due_ms: int) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from axis.data import Bars
 from axis.data.bars import timeframe_to_ms
 from axis.engine.engine import Engine
+from axis.venues import fills as rules
 from axis.venues.base import ClosedBar
 from axis.venues.simulated import SimulatedVenue
 
@@ -93,6 +94,7 @@ class BarTrader:
         self._timestamps: list[int] = grid.timestamp.tolist()
         self.index = -1  # the last bar processed
         self._signal_strategy = self._has_signals()
+        warm_up()
         self.engine.begin()
 
     def _has_signals(self) -> bool:
@@ -170,6 +172,17 @@ class BarTrader:
             g.close[lo:hi],
             g.volume[lo:hi],
         )
+
+
+def warm_up() -> None:
+    """Load the compiled order-path rules now, so the first decision does not pay for it."""
+    rules.exposure_quantity(1_000.0, 100.0, 2.0, 1.0, 0.0005, 0.0005, 0.001, 3)
+    rules.protective_levels(1, 100.0, 0.03, 0.1, 0.01, 2)
+    rules.slipped_price(100.0, 1, 0.0005)
+    rules.fee_for(1.0, 100.0, 1.0, 0.0005)
+    rules.touch_time(100.0, 101.0, 99.0, 100.5, 99.5, -1, 0.0)
+    rules.triggered_fill_price(100.0, 99.5, 1.0, 0.0, -1, 0.0005)
+    rules.price_at(100.0, 101.0, 99.0, 100.5, 1.0)
 
 
 def bar_at(bars: Bars, i: int) -> ClosedBar:
