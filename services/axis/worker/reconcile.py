@@ -12,7 +12,7 @@ as a :class:`Discrepancy` that moves the worker to ``reducing`` or ``halted``:
 - an acknowledged order the venue cannot find → ``reducing``; an open order with our prefix the
   journal never stored, or a position different from the book's → ``halted``.
 
-At start the book is empty, so the venue's position is adopted (``adopt_positions``); later a
+At start the book is empty, so the venue's position is adopted (``at_start``); later a
 position difference is never papered over.
 """
 
@@ -95,10 +95,15 @@ async def reconcile(
     *,
     symbol: str,
     prefix: str,
-    adopt_positions: bool = False,
+    at_start: bool = False,
     position_tolerance: float = 1e-9,
 ) -> ReconcileReport:
+    """Compare and resolve (see the module docstring). ``at_start``: the worker has just
+    started; its book knows only the journal, so unsent orders are sent and the venue's
+    position (as it stood before anything was re-sent) becomes the book's."""
     report = ReconcileReport()
+    # Before anything is re-sent: at start this is the position the book adopts.
+    positions = {p.symbol: p for p in await venue.fetch_positions()}
     known = book.open_orders()
     at_venue = {o.client_order_id: o for o in await venue.fetch_open_orders(symbol)}
     for cid in at_venue:
@@ -113,10 +118,10 @@ async def reconcile(
     for cid, order in list(known.items()):
         reported = at_venue.get(cid) or await venue.fetch_order(symbol, cid)
         if reported is None:
-            if order.status is OrderStatus.NEW:
+            if order.status is OrderStatus.NEW and at_start:
                 venue.submit(order)  # stored, never sent: send it now under its own id
                 report.resubmitted.append(cid)
-            else:
+            elif order.status is not OrderStatus.NEW:  # NEW while running: still in flight
                 report.discrepancies.append(
                     Discrepancy(
                         "missing_order",
@@ -125,13 +130,22 @@ async def reconcile(
                     )
                 )
             continue
+        applied = len(report.fills_applied)
         if reported.filled_qty > order.filled_qty * (1 + 1e-9) + 1e-12:
-            await _apply_missed_fills(venue, order, listener, symbol, report)
-        if _adopt_status(order, reported):
+            # At start the adopted position already holds these fills: the order only.
+            await _apply_missed_fills(venue, order, listener, symbol, report, to_book=not at_start)
+        if _adopt_status(order, reported) or len(report.fills_applied) > applied:
             book.record(order)
             listener.on_order_update(order)
             report.adopted.append(cid)
-    await _reconcile_positions(venue, book, symbol, adopt_positions, position_tolerance, report)
+    if at_start:
+        _adopt_positions(positions.get(symbol), book, symbol, position_tolerance, report)
+    elif not any(o.status is OrderStatus.NEW for o in book.open_orders().values()):
+        # Orders still in flight would make the comparison race their fills: next time.
+        positions = {p.symbol: p for p in await venue.fetch_positions()}
+        _compare_positions(
+            positions.get(symbol), venue.name, book, symbol, position_tolerance, report
+        )
     return report
 
 
@@ -141,6 +155,8 @@ async def _apply_missed_fills(
     listener: VenueListener,
     symbol: str,
     report: ReconcileReport,
+    *,
+    to_book: bool,
 ) -> None:
     """Apply the order's executions past the filled quantity the journal already holds."""
     since = order.created_at or None
@@ -160,32 +176,43 @@ async def _apply_missed_fills(
         if order.status is OrderStatus.NEW:
             order.submit()
         order.apply_fill(fill.quantity, fill.price, fill.fee)
-        listener.on_fill(order, fill)
+        if to_book:
+            listener.on_fill(order, fill)
         report.fills_applied.append(fill.trade_id)
 
 
-async def _reconcile_positions(
-    venue: LiveVenue,
+def _adopt_positions(
+    position: PositionReport | None,
     book: Book,
     symbol: str,
-    adopt: bool,
     tolerance: float,
     report: ReconcileReport,
 ) -> None:
-    reported = {p.symbol: p for p in await venue.fetch_positions()}
-    position = reported.get(symbol)
+    venue_qty = position.quantity if position is not None else 0.0
+    if abs(venue_qty - book.position(symbol)) <= tolerance * max(1.0, abs(venue_qty)):
+        return
+    book.adopt_position(
+        position if position is not None else PositionReport(symbol, 0.0, 0.0, 0.0, "isolated")
+    )
+    report.positions_adopted.append(symbol)
+
+
+def _compare_positions(
+    position: PositionReport | None,
+    venue_name: str,
+    book: Book,
+    symbol: str,
+    tolerance: float,
+    report: ReconcileReport,
+) -> None:
     venue_qty = position.quantity if position is not None else 0.0
     mine = book.position(symbol)
     if abs(venue_qty - mine) <= tolerance * max(1.0, abs(venue_qty)):
         return
-    if adopt and position is not None:
-        book.adopt_position(position)
-        report.positions_adopted.append(symbol)
-        return
     report.discrepancies.append(
         Discrepancy(
             "position_mismatch",
-            f"{symbol}: the book holds {mine:g}, {venue.name} reports {venue_qty:g}",
+            f"{symbol}: the book holds {mine:g}, {venue_name} reports {venue_qty:g}",
             TradingState.HALTED,
         )
     )

@@ -275,7 +275,7 @@ class Worker:
                 _LiveListener(self),
                 symbol=self.engine.symbol,
                 prefix=self.engine.oms.prefix,
-                adopt_positions=True,
+                at_start=True,
             )
             self._after_reconcile(report, at_start=True)
         self._set_state(self.engine.trading_state, reason=None)
@@ -566,6 +566,10 @@ class _LiveListener:
         if known is not None and known is not order:
             _copy_state(order, known)
             order = known
+        if engine.venue._now_index < 0:
+            # A fill before the first bar (an order re-sent at start): the equity curve
+            # begins at bar 0, so the change is valued from there.
+            engine.venue._now_index = 0
         engine.on_fill(order, fill)
         self.worker._refresh_liquidation_price()
         self.worker._update_metrics()
