@@ -283,12 +283,12 @@ class Worker:
 
     async def _consume(self) -> None:
         async for bar in self.feed:
+            if self._stop.is_set():  # a bar that closes after the stop is not traded
+                return
             advance = getattr(self.clock, "advance_to", None)
             if advance is not None:  # a stepped replay clock: jobs due before this bar run first
                 await advance(bar.timestamp + self.trader.grid.timeframe_ms)
             self.on_bar(bar)
-            if self._stop.is_set():
-                return
             await asyncio.sleep(0)
 
     def on_bar(self, bar: ClosedBar) -> Decision:
