@@ -125,7 +125,9 @@ def test_a_worker_process_serves_its_endpoints_and_drains_on_sigterm(tmp_path: P
             if ready:
                 break
             time.sleep(0.2)
-        assert ready, process.stderr.read() if process.poll() is not None else "not ready"
+        if not ready:
+            process.kill()
+            pytest.fail(f"the worker never became ready: {process.communicate()[1]}")
         status = json.loads(_get(port, "/status")[1])
         assert status["phase"] == "Running"
         assert status["mode"] == "paper"
