@@ -52,9 +52,6 @@ class WorkerMetrics:
         self.last_bar_timestamp = Gauge(
             "axis_last_bar_timestamp_seconds", "Open time of the last bar processed", registry=r
         )
-        self.slow_jobs_total = Counter(
-            "axis_worker_slow_jobs_total", "Jobs that overran their period", ["job"], registry=r
-        )
 
     def set_state(self, state: TradingState) -> None:
         self.trading_state.set(STATE_CODES[state])

@@ -31,6 +31,7 @@ from axis.engine.oms import OrderJournal
 from axis.indicators import adx, rsi, sma
 from axis.observability.alerts import Alert, add_sink, raise_alert, remove_sink
 from axis.observability.logging import get_logger
+from axis.risk.chain import RiskAction
 from axis.risk.limits import TradingState
 from axis.strategies.trend_futures import BEAR, BULL, trend_regime
 from axis.venues.base import (
@@ -85,23 +86,6 @@ class CountingJournal:
     def record(self, order: Order) -> None:
         self.inner.record(order)
         self.metrics.orders_total.labels(state=order.status.value).inc()
-        if order.reject_reason and order.reject_reason.split(":")[0] in _RISK_RULES:
-            self.metrics.risk_vetoes_total.inc()
-
-
-_RISK_RULES = frozenset(
-    {
-        "trading_state",
-        "max_leverage",
-        "max_total_leverage",
-        "liquidation_distance",
-        "max_position_notional",
-        "max_total_notional",
-        "max_open_orders",
-        "daily_loss",
-        "max_drawdown",
-    }
-)
 
 
 class EngineBook:
@@ -133,6 +117,13 @@ class EngineBook:
 
     def record(self, order: Order) -> None:
         self.journal.record(order)
+
+    def adopt_balance(self, total: float) -> None:
+        """The account's wallet balance at the venue becomes the book's (at start)."""
+        portfolio, curve = self.engine.portfolio, self.engine.curve
+        portfolio.wallet = portfolio.initial_balance = total
+        curve.equity.fill(total)
+        curve.peak = total
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +178,7 @@ class Worker:
         self._equity: deque[float] = deque(maxlen=_RECENT)
         self._last_decision_ms: int | None = None
         self._stored_through = -1  # last grid index written to market_data
+        self._decisions_seen = 0  # risk decisions already counted in the metrics
         self._regime: str | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.day_start_equity = self.engine.portfolio.initial_balance
@@ -269,6 +261,10 @@ class Worker:
     async def _start(self) -> None:
         if self.live is not None:
             await self.live.connect(_LiveListener(self))
+            settle = self.engine.instrument.settle
+            for balance in await self.live.fetch_balances():
+                if balance.currency == settle:
+                    self.book.adopt_balance(balance.total)
             report = await reconcile(
                 self.live,
                 self.book,
@@ -538,6 +534,11 @@ class Worker:
         last = self.trader.last_bar_ms
         if last is not None:
             m.last_bar_timestamp.set(last / 1000)
+        decisions = engine.oms.decisions
+        if len(decisions) > self._decisions_seen:
+            fresh = decisions[self._decisions_seen :]
+            m.risk_vetoes_total.inc(sum(1 for _, d in fresh if d.action is RiskAction.VETO))
+            self._decisions_seen = len(decisions)
         m.set_state(engine.trading_state)
 
     def _on_alert(self, alert: Alert) -> None:

@@ -73,6 +73,7 @@ class FakeExchange:
         self.position = 0.0
         self.entry = 0.0
         self.submissions = 0  # every submit call that reached the exchange
+        self.balance = 10_000.0
 
     def accept(self, order: Order) -> Order:
         self.submissions += 1
@@ -181,7 +182,8 @@ class FakeLiveVenue:
         return [PositionReport(SYMBOL, ex.position, ex.entry, 2.0, "isolated", None, 0.0, ex.price)]
 
     async def fetch_balances(self) -> list[BalanceReport]:
-        return [BalanceReport("USDT", 10_000.0, 10_000.0, 0.0)]
+        total = self.exchange.balance
+        return [BalanceReport("USDT", total, total, 0.0)]
 
     async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Fill]:
         return list(self.exchange.trades)
@@ -360,6 +362,21 @@ def test_an_unknown_order_of_ours_at_the_venue_halts_and_alerts(
             worker.on_bar(bar_at(BARS, i))
         await settle()
         assert exchange.submissions == 0
+        assert worker.metrics.registry.get_sample_value("axis_risk_vetoes_total") == 2
+
+    asyncio.run(scenario())
+
+
+def test_the_book_starts_from_the_venue_balance(tmp_path: Path, buy_once: type[BuyOnce]) -> None:
+    exchange = FakeExchange()
+    exchange.balance = 12_345.0
+
+    async def scenario() -> None:
+        worker = live_worker(FakeLiveVenue(exchange), tmp_path / "w.db")
+        await worker._start()
+        worker.on_bar(bar_at(BARS, 0))
+        assert worker.engine.portfolio.wallet == 12_345.0
+        assert worker.status().equity == 12_345.0
 
     asyncio.run(scenario())
 
