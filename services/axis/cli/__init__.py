@@ -215,6 +215,21 @@ def run(
 
 
 @app.command()
+def trade(
+    config: Annotated[Path, typer.Option(help="TradingStrategySpec YAML (or the resource)")],
+    port: Annotated[int | None, typer.Option(help="endpoint port (default AXIS_PORT, 8080)")] = (
+        None
+    ),
+) -> None:
+    """Run one strategy spec as a paper or live worker, with its health and metrics endpoints;
+    SIGTERM drains it (no new risk, entry orders cancelled, stops kept) and stops it."""
+    from axis.worker.main import trade as run_worker
+
+    status = run_worker(config, port)
+    console.print_json(data=status.to_json())
+
+
+@app.command()
 def strategies() -> None:
     """List the built-in strategies and their parameters."""
     from axis.strategies import BUILTIN

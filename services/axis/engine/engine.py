@@ -29,7 +29,7 @@ from axis.engine.portfolio import EquityCurve, Portfolio
 from axis.risk.chain import OrderIntent, RiskChain, RiskSnapshot
 from axis.risk.limits import RiskLimits, TradingState
 from axis.risk.monitor import PositionMonitor
-from axis.strategies.base import BarView, Strategy
+from axis.strategies.base import BarView, Signals, Strategy
 from axis.venues import fills as rules
 from axis.venues.base import FundingEvent, LiquidationEvent
 from axis.venues.simulated import SimulatedVenue
@@ -60,6 +60,7 @@ class Engine:
         margin_mode: MarginMode = MarginMode.ISOLATED,
         journal: OrderJournal | None = None,
         order_prefix: str = "axis",
+        venue_factory: Callable[[Engine], SimulatedVenue] | None = None,
         **venue_kwargs: Any,
     ) -> None:
         self.strategy = strategy
@@ -71,14 +72,19 @@ class Engine:
         self.portfolio = Portfolio(initial_balance)
         self.portfolio.open_account(instrument, leverage, margin_mode)
         self.curve = EquityCurve(self.portfolio, self.symbol, bars.timestamp, bars.close)
-        self.venue = SimulatedVenue(
-            instrument,
-            bars,
-            self,
-            initial_balance=initial_balance,
-            leverage=leverage,
-            margin_mode=margin_mode,
-            **venue_kwargs,
+        # Paper and live workers bring their own venue (see axis.worker); backtests simulate.
+        self.venue = (
+            venue_factory(self)
+            if venue_factory is not None
+            else SimulatedVenue(
+                instrument,
+                bars,
+                self,
+                initial_balance=initial_balance,
+                leverage=leverage,
+                margin_mode=margin_mode,
+                **venue_kwargs,
+            )
         )
         self.oms = OrderManager(
             self.venue, RiskChain(), self.risk_snapshot, journal or MemoryJournal(), order_prefix
@@ -99,6 +105,7 @@ class Engine:
         self._lot_decimals = step_decimals(instrument.lot_size)
         self._tick_decimals = step_decimals(instrument.tick_size)
         self.liquidations = 0
+        self._bar_view = BarView(bars)
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, progress: Callable[[int, int], None] | None = None, chunk: int = 65_536) -> None:
@@ -144,6 +151,52 @@ class Engine:
             self.curve.mark_to(n - 1)
             self.trades.close_open(float(self._close[n - 1]), int(self._ts[n - 1]))
         strategy.on_stop()
+
+    # -- bar by bar (paper and live workers) -------------------------------------------------
+    # The same steps as one iteration of :meth:`run`, for a caller that receives bars one at a
+    # time. ``run`` keeps its own inlined loop: these methods are not on the backtest path.
+    def begin(self) -> None:
+        """Attach the strategy and call its ``on_start``; signal strategies get their
+        targets through :meth:`set_target` before each :meth:`step`."""
+        strategy = self.strategy
+        strategy._engine = self
+        if type(strategy).signals is not Strategy.signals:
+            strategy._targets = [math.nan] * len(self.bars)
+        elif type(strategy).on_bar is Strategy.on_bar:
+            raise TypeError(f"strategy {strategy.name!r} implements neither signals() nor on_bar()")
+        strategy.on_start()
+        self._bar_view = BarView(self.bars)
+
+    def set_target(self, i: int, signals: Signals) -> None:
+        """The signal strategy's target at bar ``i``: the last value of its signals over the
+        bars up to ``i`` (computed by the caller, never on later bars)."""
+        self.strategy._signals = signals
+        self.strategy._targets[i] = float(signals.target[-1])
+
+    def step(self, i: int) -> None:
+        """Process bar ``i`` once its prices are in ``bars``: venue events, the monitor,
+        timers, then the strategy's decision at the close."""
+        venue, monitor = self.venue, self.monitor
+        self.index = venue._now_index = i
+        low, high = venue.guard_low[i], venue.guard_high[i]
+        if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
+            venue.process_bar(i)
+        if low <= monitor.low or high >= monitor.high:
+            monitor.check(i, float(venue.mc[i]))
+        if i >= self._next_timer_index:
+            self._fire_timers(i)
+        bar = self._bar_view
+        for name, values in bar._lists.items():  # series read so far: add the new bar's value
+            values[i] = getattr(self.bars, name)[i].item()
+        bar.index = i
+        self.strategy.on_bar(bar)
+
+    def end(self) -> None:
+        """Value the last bar, close the trade record and call the strategy's ``on_stop``."""
+        if self.index >= 0:
+            self.curve.mark_to(self.index)
+            self.trades.close_open(float(self._close[self.index]), int(self._ts[self.index]))
+        self.strategy.on_stop()
 
     # -- venue listener -----------------------------------------------------------------------
     def on_order_update(self, order: Order) -> None:

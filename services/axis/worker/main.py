@@ -1,0 +1,137 @@
+"""``axis trade --config strategy.yaml``: one worker process, per the process contract.
+
+Reads the TradingStrategySpec YAML (a bare spec or a TradingStrategy resource), the store from
+:class:`AxisSettings`, the exchange connections from ``AXIS_GATEWAYS`` (a JSON object of
+connector name → gateway URL, in failover order), serves ``/healthz``, ``/readyz``,
+``/status``, ``/drain`` and ``/metrics`` on ``AXIS_PORT`` (8080), and trades until the feed
+ends or SIGTERM/SIGINT, which drain the worker (no new risk, entry orders cancelled, protective
+stops kept) before it stops within the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any, cast
+
+from axis.config import ConfigError
+from axis.config.settings import load_settings
+from axis.config.specs import DataSource, StrategyMode, TradingStrategySpec, load_spec
+from axis.observability.logging import get_logger
+from axis.observability.metrics import REGISTRY
+from axis.venues.base import BarFeed, LiveVenue
+from axis.worker.build import WorkerOptions, build_worker
+from axis.worker.clocks import WallTimer
+from axis.worker.feed import OhlcvSource, PollingBarFeed
+from axis.worker.runtime import Worker
+from axis.worker.status import WorkerStatus
+
+log = get_logger("axis.worker.main")
+
+GATEWAYS_ENV = "AXIS_GATEWAYS"
+
+
+def parse_gateways(raw: str | None, connectors: list[str]) -> dict[str, str]:
+    """``AXIS_GATEWAYS`` for the spec's connectors, in the spec's order."""
+    if not raw or not raw.strip():
+        raise ConfigError(f"{GATEWAYS_ENV}: not set; live data needs the connectors' gateway URLs")
+    try:
+        table = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{GATEWAYS_ENV}: not valid JSON ({exc.msg})") from None
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ConfigError(f"{GATEWAYS_ENV}: expected a JSON object of connector name → URL")
+    names = connectors or list(table)
+    missing = [n for n in names if n not in table]
+    if missing:
+        raise ConfigError(f"{GATEWAYS_ENV}: no URL for connector(s) {', '.join(missing)}")
+    return {name: table[name] for name in names}
+
+
+def connect_venue(spec: TradingStrategySpec, gateways: dict[str, str]) -> LiveVenue:
+    """One GatewayVenue per connector; a FailoverVenue over them when there are several."""
+    try:
+        from axis.venues.gateway import GatewayVenue
+    except ImportError as exc:
+        raise ConfigError(f"live venues are not available in this build ({exc})") from None
+    venues: list[Any] = [GatewayVenue(url, name=name) for name, url in gateways.items()]
+    if len(venues) == 1:
+        venue: LiveVenue = venues[0]
+        return venue
+    try:
+        from axis.venues.failover import FailoverVenue
+    except ImportError as exc:
+        raise ConfigError(f"failover between connectors is not available ({exc})") from None
+    failover: LiveVenue = FailoverVenue(venues, spec.failover)
+    return failover
+
+
+def live_feed(venue: LiveVenue, spec: TradingStrategySpec, clock: WallTimer) -> BarFeed:
+    if not callable(getattr(venue, "fetch_ohlcv", None)):
+        raise ConfigError(f"venue {venue.name!r} serves no candles; data.source live needs them")
+    source = cast(OhlcvSource, venue)  # checked just above: it lists candles
+    return PollingBarFeed(source, spec.symbols[0], spec.timeframe, clock)
+
+
+async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> Worker:
+    """The worker a spec describes, with its exchange connection when it needs one."""
+    needs_exchange = spec.mode is StrategyMode.LIVE or spec.data.source is DataSource.LIVE
+    if not needs_exchange:
+        return build_worker(spec, options)
+    clock = WallTimer()
+    venue = connect_venue(spec, parse_gateways(os.environ.get(GATEWAYS_ENV), spec.connectors))
+    feed = live_feed(venue, spec, clock)
+    if spec.mode is StrategyMode.PAPER:
+        return build_worker(spec, options, feed=feed, clock=clock)
+    instrument = await venue.instrument(spec.symbols[0])
+    return build_worker(
+        spec, options, live_venue=venue, feed=feed, clock=clock, instrument=instrument
+    )
+
+
+async def serve_worker(worker: Worker, port: int | None = None) -> WorkerStatus:
+    """Run ``worker`` with its endpoints; SIGTERM/SIGINT drain and stop it."""
+    from axis.worker.http import create_app, serve
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.request_stop)
+    REGISTRY.register(worker.metrics.registry)
+    server = await serve(create_app(worker), port)
+    try:
+        return await worker.run()
+    finally:
+        await server.stop()
+        REGISTRY.unregister(worker.metrics.registry)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def trade(config: Path, port: int | None = None) -> WorkerStatus:
+    """Load the spec and settings, then run the worker to its end. Configuration problems
+    raise :class:`ConfigError` before anything starts."""
+    spec = load_spec(TradingStrategySpec, config)
+    settings = load_settings()
+    options = WorkerOptions(
+        name=os.environ.get("AXIS_STRATEGY_NAME") or config.stem,
+        database_url=settings.resolved_database_url,
+    )
+    if not settings.database_url:  # the embedded SQLite file lives in the data directory
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"AXIS_DATA_DIR: cannot create {settings.data_dir} ({exc.strerror}); "
+                "set AXIS_DATA_DIR to a writable folder or AXIS_DATABASE_URL"
+            ) from None
+
+    async def main() -> WorkerStatus:
+        worker = await prepare_worker(spec, options)
+        return await serve_worker(worker, port)
+
+    return asyncio.run(main())
