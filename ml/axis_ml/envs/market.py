@@ -150,18 +150,48 @@ class TradingMarket:
         length = self.config.episode_length
         return max(self.first_decision, last - (length if length else 1))
 
-    def draw_episodes(
-        self, rng: np.random.Generator, count: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``count`` random episodes (market, start, end), each market equally likely and
-        each start equally likely among the market's :meth:`episode_bounds` starts. The NumPy
-        and torch batches both draw with this, so one seed gives both the same episodes."""
-        markets = rng.integers(self.n_markets, size=count)
-        last = self.lengths[markets] - 1
-        length = self.config.episode_length
-        latest = np.maximum(self.first_decision, last - (length if length else 1))
-        starts = rng.integers(self.first_decision, latest + 1)
-        ends = last if length == 0 else np.minimum(starts + length, last)
+
+class EpisodeDraws:
+    """Where reset accounts start: each market equally likely, then each start among the
+    market's (:meth:`TradingMarket.episode_bounds`) equally likely
+    (:func:`axis_ml.envs.core.draw_episode`), from uniforms drawn ahead from ``rng`` in blocks
+    (one generator call per block, not two per reset). The NumPy and torch batches both draw
+    through this, so one seed gives both the same episodes."""
+
+    BLOCK = 65_536
+
+    def __init__(self, market: TradingMarket, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.lengths = market.lengths.astype(np.int64)
+        self.first = market.first_decision
+        self.episode_length = market.config.episode_length
+        self.uniforms = np.empty(0)
+        self.cursor = 0
+
+    def reserve(self, episodes: int) -> None:
+        """Make sure the next ``episodes`` draws need no generator call."""
+        need = 2 * episodes
+        if self.uniforms.shape[0] - self.cursor < need:
+            fresh = self.rng.random(max(self.BLOCK, need))
+            self.uniforms = np.concatenate([self.uniforms[self.cursor :], fresh])
+            self.cursor = 0
+
+    def take(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``count`` episodes: (markets, starts, ends)."""
+        self.reserve(count)
+        markets = np.empty(count, dtype=np.int64)
+        starts = np.empty(count, dtype=np.int64)
+        ends = np.empty(count, dtype=np.int64)
+        self.cursor = core.draw_episodes(
+            self.uniforms,
+            self.cursor,
+            self.lengths,
+            self.first,
+            self.episode_length,
+            markets,
+            starts,
+            ends,
+        )
         return markets, starts, ends
 
 

@@ -76,7 +76,7 @@ from axis_ml.envs.core import (
     P_MOPEN,
     P_OPEN,
 )
-from axis_ml.envs.market import EnvConfig, TradingMarket, build_market
+from axis_ml.envs.market import EnvConfig, EpisodeDraws, TradingMarket, build_market
 from axis_ml.envs.trading import _spaces
 
 Tensor = torch.Tensor
@@ -424,7 +424,7 @@ class TorchBatchTradingEnv(VectorEnv[Tensor, Tensor, Tensor]):
         self.single_action_space = single_action
         self.observation_space = gym.vector.utils.batch_space(single_obs, num_envs)
         self.action_space = gym.vector.utils.batch_space(single_action, num_envs)
-        self.rng = np.random.default_rng(seed)
+        self.draws = EpisodeDraws(self.market, np.random.default_rng(seed))
         self.rules = _Rules(self.market, self.device)
         dev = self.device
         m = self.market
@@ -453,8 +453,7 @@ class TorchBatchTradingEnv(VectorEnv[Tensor, Tensor, Tensor]):
     def _reset_accounts(self, indices: np.ndarray) -> None:
         if len(indices) == 0:
             return
-        # The same draws as the NumPy batch (TradingMarket.draw_episodes).
-        markets, starts, ends = self.market.draw_episodes(self.rng, len(indices))
+        markets, starts, ends = self.draws.take(len(indices))  # as the NumPy batch draws
         rows = np.zeros((len(indices), core.N_STATE))
         rows[:, core.ST_MARKET], rows[:, core.ST_T], rows[:, core.ST_END] = markets, starts, ends
         rows[:, core.ST_START] = starts
@@ -472,7 +471,8 @@ class TorchBatchTradingEnv(VectorEnv[Tensor, Tensor, Tensor]):
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Tensor, dict[str, Any]]:
         if seed is not None:
-            self.rng = np.random.default_rng(seed if isinstance(seed, int) else seed[0])
+            rng = np.random.default_rng(seed if isinstance(seed, int) else seed[0])
+            self.draws = EpisodeDraws(self.market, rng)
         self._reset_accounts(np.arange(self.num_envs))
         return self.obs.clone(), {}
 

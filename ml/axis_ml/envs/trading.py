@@ -16,7 +16,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from axis_ml.envs import core
-from axis_ml.envs.market import EnvConfig, TradingMarket, build_market
+from axis_ml.envs.market import EnvConfig, EpisodeDraws, TradingMarket, build_market
 
 
 def _spaces(config: EnvConfig) -> tuple[spaces.Box, spaces.Space[Any]]:
@@ -41,6 +41,7 @@ class _Accounts:
         self.market = market
         self.n = n
         self.rng = rng
+        self.draws = EpisodeDraws(market, rng)
         self.threads = core.check_threads(threads)
         if threads > 1:
             core.choose_threading_layer()
@@ -87,15 +88,18 @@ class _Accounts:
         )
 
     def reset_many(self, accounts: np.ndarray) -> None:
-        """Reset ``accounts`` onto random episodes (:meth:`TradingMarket.draw_episodes`)."""
-        m = self.market
-        markets, starts, ends = m.draw_episodes(self.rng, len(accounts))
-        core.reset_accounts(
+        """Reset the accounts flagged in the mask ``accounts`` onto random episodes
+        (:class:`~axis_ml.envs.market.EpisodeDraws`), in one compiled call."""
+        m, draws = self.market, self.draws
+        draws.reserve(self.n)
+        draws.cursor = core.reset_accounts(
             self.state,
-            accounts.astype(np.int64, copy=False),
-            markets,
-            starts,
-            ends,
+            accounts,
+            draws.uniforms,
+            draws.cursor,
+            draws.lengths,
+            draws.first,
+            draws.episode_length,
             m.prices,
             m.features,
             m.spec,
@@ -255,9 +259,11 @@ class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        a = self._accounts
         if seed is not None:
-            self._accounts.rng = np.random.default_rng(seed if isinstance(seed, int) else seed[0])
-        self._accounts.reset_many(np.arange(self.num_envs))
+            rng = np.random.default_rng(seed if isinstance(seed, int) else seed[0])
+            a.draws = EpisodeDraws(self.market, rng)
+        a.reset_many(np.ones(self.num_envs, dtype=np.bool_))
         return self._accounts.obs.copy(), {}
 
     def step(
@@ -271,7 +277,7 @@ class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             infos["_final_obs"] = done
             infos["final_equity"] = np.where(done, a.state[:, core.ST_EQUITY], np.nan)
             infos["_final_equity"] = done.copy()
-            a.reset_many(np.flatnonzero(done))
+            a.reset_many(done)
         return a.obs.copy(), a.rewards.copy(), a.terminated.copy(), a.truncated.copy(), infos
 
     def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,7 +286,7 @@ class BatchTradingEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         the next call. ``done`` marks the accounts that ended (and were reset) in this step."""
         a = self._accounts
         if a.step(actions):
-            a.reset_many(np.flatnonzero(a.done))
+            a.reset_many(a.done)
         return a.obs, a.rewards, a.done
 
     @property
