@@ -28,6 +28,9 @@ from axis_ml.features import compute_features
 if TYPE_CHECKING:
     from axis_ml.serving.client import ModelClient
 
+#: Closed bars a worker computes a decision's features over.
+FEATURE_HISTORY = 2_048
+
 
 def model_uri(model: str, alias: str) -> str:
     """A registered name at ``alias`` as a ``models:/`` URI; URIs and paths unchanged."""
@@ -73,6 +76,7 @@ class RlPolicy(ModelStrategy):
     def __init__(self, params: StrategyParams | None = None) -> None:
         super().__init__(params)
         self._features = np.zeros((0, 0), dtype=np.float32)
+        self._features_from = self._features_to = 0  # bars the features cover: [from, to)
         self._window = 1
         self._table: np.ndarray | None = None
         self._deadband = 0.0
@@ -97,15 +101,25 @@ class RlPolicy(ModelStrategy):
         table = meta.get("action_targets")
         self._table = None if table is None else np.array(table, dtype=np.float64)
         self._peak = self.equity
-        self._refresh_features()
 
-    def _refresh_features(self) -> None:
+    def _refresh_features(self, index: int) -> None:
+        """Features of the bars up to ``index``, which has just closed. A backtest knows every
+        bar from the start: one computation over all of them. A worker's series is a grid
+        whose later bars are still NaN: the features are computed over the closed bars only,
+        the last :data:`FEATURE_HISTORY` of them (every feature is causal and forgets its
+        start well within that)."""
         bars = self.data
-        rates = np.zeros(len(bars))
-        for index, rate in getattr(self.engine.venue, "funding", {}).items():
-            if index < len(rates):
-                rates[index] = rate
-        self._features = compute_features(bars, rates)
+        if len(bars) and np.isfinite(bars.close[-1]):
+            first, end = 0, len(bars)
+        else:
+            first, end = max(0, index + 1 - FEATURE_HISTORY), index + 1
+        closed = bars.between(int(bars.timestamp[first]), int(bars.timestamp[end - 1]) + 1)
+        rates = np.zeros(end - first)
+        for bar, rate in getattr(self.engine.venue, "funding", {}).items():
+            if first <= bar < end:
+                rates[bar - first] = rate
+        self._features = compute_features(closed, rates)
+        self._features_from, self._features_to = first, end
 
     def observation(self, index: int) -> np.ndarray | None:
         """The environment's observation after bar ``index`` closes, or None while the
@@ -114,8 +128,8 @@ class RlPolicy(ModelStrategy):
 
         if index < WARMUP + self._window - 1:
             return None
-        if index >= len(self._features):
-            self._refresh_features()  # a live feed has grown since the last computation
+        if index >= self._features_to:
+            self._refresh_features(index)
         engine = self.engine
         position = engine.position()
         equity = self.equity
@@ -129,7 +143,8 @@ class RlPolicy(ModelStrategy):
             self.engine.instrument.contract_size,
             position.leverage,
         )
-        window = self._features[index - self._window + 1 : index + 1].ravel()
+        row = index - self._features_from
+        window = self._features[row - self._window + 1 : row + 1].ravel()
         return np.concatenate([window, np.array(account, dtype=np.float32)]).astype(np.float32)
 
     def act(self, observation: np.ndarray) -> float:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -160,6 +162,79 @@ def test_backtest_through_serve_matches_in_process(served: str, tmp_path: Path) 
     remote = json.loads((tmp_path / "served" / "result.json").read_text())
     assert local["trades_sha256"] == remote["trades_sha256"]
     assert local["metrics"] == remote["metrics"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_paper_worker_trades_the_served_policy(
+    served: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`axis trade --config` with the rl_policy strategy and AXIS_SERVE_URL: a paper worker
+    replays a stretch of the bundled BTC/USDT bars, asks Ray Serve for every decision, and
+    ends where a backtest of the same spec (policy in-process) ends."""
+    from axis.backtest.runner import run_event
+    from axis.config.specs import TradingStrategySpec
+    from axis.data import sample_bars
+    from axis.data.loader import write_bars
+    from axis.worker.build import prepare_spec
+    from axis_ml.features import WARMUP
+    from axis_ml.serving import FALLBACKS
+    from axis_ml.serving.client import ModelClient
+
+    bars = sample_bars("BTC/USDT", "5m")
+    data = write_bars(
+        bars.between(None, int(bars.timestamp[400])), tmp_path / "BTC_USDT-5m-candles.csv.gz"
+    )
+    config = tmp_path / "rl-paper.yaml"
+    config.write_text(
+        "strategy: rl_policy\n"
+        "symbols: [BTC/USDT]\n"
+        "leverage: 3\n"
+        "params: {timeout_ms: 5000}\n"
+        f"data: {{source: replay, path: {data}}}\n"
+    )
+    monkeypatch.setenv("AXIS_SERVE_URL", served)
+    monkeypatch.setenv("AXIS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("AXIS_DATABASE_URL", raising=False)
+    routes: list[str] = []
+    post = ModelClient._post
+
+    def counted(self: ModelClient, route: str, payload: dict[str, Any], *rest: Any) -> Any:
+        routes.append(route)
+        return post(self, route, payload, *rest)
+
+    monkeypatch.setattr(ModelClient, "_post", counted)
+    fallbacks = sum(FALLBACKS.values())
+    capsys.readouterr()
+    assert _cli(["trade", "--config", str(config), "--port", str(_free_port())]) == 0
+    out = capsys.readouterr().out
+    status = json.loads(out[out.rindex("\n{") + 1 :] if not out.startswith("{") else out)
+    assert status["phase"] == "Stopped", out
+    assert status["mode"] == "paper"
+    assert status["lastDecisionAt"] is not None
+    assert sum(FALLBACKS.values()) == fallbacks  # Serve answered every decision
+    window = 8  # the trained policy's (the training config above)
+    assert routes == ["policy"] * (400 - (WARMUP + window - 1))
+
+    monkeypatch.delenv("AXIS_SERVE_URL")  # the same spec backtested, the policy in-process
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": "rl_policy",
+            "symbols": ["BTC/USDT"],
+            "leverage": 3,
+            "data": {"source": "replay", "path": str(data)},
+        }
+    )
+    outcome = run_event(prepare_spec(spec))
+    assert len(outcome.fills) > 0
+    assert status["equity"] == pytest.approx(float(outcome.equity[-1]), rel=1e-9)
 
 
 def test_unreachable_serve_falls_back_to_hold_and_counts(trained: dict[str, object]) -> None:
