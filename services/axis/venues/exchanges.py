@@ -45,7 +45,7 @@ class ExchangeProfile:
 
     async def find_order(self, exchange: Any, symbol: str, venue_client_id: str) -> JsonDict:
         """The exchange's order with this client order id (ccxt raises OrderNotFound)."""
-        return await exchange.fetch_order(None, symbol, self.lookup_params(venue_client_id))  # type: ignore[no-any-return]
+        return await exchange.fetch_order(None, symbol, self.lookup_params(venue_client_id))
 
     # -- account configuration ----------------------------------------------------------------
     def ccxt_options(self, market_type: MarketType) -> JsonDict:
@@ -139,7 +139,7 @@ class BybitProfile(ExchangeProfile):
             for order in await fetch(symbol, None, None, dict(params)):
                 # Bybit filtered by orderLinkId; some replies leave the field empty.
                 if order.get("clientOrderId") in (venue_client_id, None, ""):
-                    return order  # type: ignore[no-any-return]
+                    return order
         raise ccxt.OrderNotFound(f"bybit has no order {venue_client_id} on {symbol}")
 
 
