@@ -55,7 +55,7 @@ class ExchangeProfile:
             return {"defaultType": "spot"}
         return {"defaultType": "swap", "defaultSubType": "linear"}
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         return {}
 
     def margin_mode_params(self, leverage: float | None) -> JsonDict:
@@ -88,7 +88,7 @@ class OkxProfile(ExchangeProfile):
         # clOrdId takes letters and digits only, up to 32.
         return re.sub(r"[^A-Za-z0-9]", "", client_order_id)[-32:]
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         # OKX sets leverage per margin mode (mgnMode is required).
         return {"marginMode": (margin_mode or MarginMode.CROSS).value}
 
@@ -118,9 +118,11 @@ class GateProfile(ExchangeProfile):
     def margin_mode_through_leverage(self) -> bool:
         return True
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         # Gate futures: cross margin is leverage 0 with a cross leverage limit.
-        return {"marginMode": margin_mode.value} if margin_mode else {}
+        if margin_mode is MarginMode.CROSS:
+            return {"cross_leverage_limit": f"{leverage:g}"}
+        return {}
 
 
 @dataclass(frozen=True, slots=True)
