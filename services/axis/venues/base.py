@@ -113,13 +113,13 @@ class OrderBook:
 
 @dataclass(frozen=True, slots=True)
 class FundingRate:
-    """A funding rate: the current/next one (``next_timestamp`` set) or a settled one."""
+    """A funding rate: the current one (settling at ``timestamp``) or a settled one."""
 
     symbol: str
     timestamp: int  # settlement time of this rate, epoch ms
     rate: float
     mark_price: float | None = None
-    next_timestamp: int | None = None
+    next_timestamp: int | None = None  # the settlement after this one, when the exchange says
 
 
 class BarFeed(Protocol):

@@ -248,6 +248,14 @@ class CcxtVenue:
     def healthy(self) -> bool:
         return not self._closed and self._failures < _UNHEALTHY_AFTER
 
+    async def clock_skew_ms(self) -> int:
+        """Exchange time minus local time, from the exchange's time endpoint (half the round
+        trip is credited to the request, as NTP does)."""
+        sent = self.exchange.milliseconds()
+        server = int(await self._call("fetch_time"))
+        received = self.exchange.milliseconds()
+        return server - (sent + received) // 2
+
     async def ensure_one_way(self, symbol: str | None = None) -> None:
         """Raise PositionModeError when the account holds hedge-mode (two-way) positions."""
         if self.exchange.has.get("fetchPositionMode"):
@@ -337,7 +345,7 @@ class CcxtVenue:
             timestamp=int(raw.get("fundingTimestamp") or raw.get("timestamp") or 0),
             rate=_float(raw.get("fundingRate")),
             mark_price=_optional(raw.get("markPrice")),
-            next_timestamp=raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp"),
+            next_timestamp=raw.get("nextFundingTimestamp"),
         )
 
     async def fetch_funding_rate_history(
@@ -378,7 +386,7 @@ class CcxtVenue:
     async def set_leverage(self, symbol: str, leverage: float) -> None:
         if not leverage > 0:
             raise ValueError(f"leverage must be positive, got {leverage}")
-        params = self.profile.leverage_params(self._margin_modes.get(symbol))
+        params = self.profile.leverage_params(self._margin_modes.get(symbol), leverage)
         await self._call("set_leverage", leverage, symbol, params)
         self._leverage[symbol] = leverage
 

@@ -45,7 +45,7 @@ class ExchangeProfile:
 
     async def find_order(self, exchange: Any, symbol: str, venue_client_id: str) -> JsonDict:
         """The exchange's order with this client order id (ccxt raises OrderNotFound)."""
-        return await exchange.fetch_order(None, symbol, self.lookup_params(venue_client_id))  # type: ignore[no-any-return]
+        return await exchange.fetch_order(None, symbol, self.lookup_params(venue_client_id))
 
     # -- account configuration ----------------------------------------------------------------
     def ccxt_options(self, market_type: MarketType) -> JsonDict:
@@ -55,7 +55,7 @@ class ExchangeProfile:
             return {"defaultType": "spot"}
         return {"defaultType": "swap", "defaultSubType": "linear"}
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         return {}
 
     def margin_mode_params(self, leverage: float | None) -> JsonDict:
@@ -88,7 +88,7 @@ class OkxProfile(ExchangeProfile):
         # clOrdId takes letters and digits only, up to 32.
         return re.sub(r"[^A-Za-z0-9]", "", client_order_id)[-32:]
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         # OKX sets leverage per margin mode (mgnMode is required).
         return {"marginMode": (margin_mode or MarginMode.CROSS).value}
 
@@ -118,9 +118,11 @@ class GateProfile(ExchangeProfile):
     def margin_mode_through_leverage(self) -> bool:
         return True
 
-    def leverage_params(self, margin_mode: MarginMode | None) -> JsonDict:
+    def leverage_params(self, margin_mode: MarginMode | None, leverage: float) -> JsonDict:
         # Gate futures: cross margin is leverage 0 with a cross leverage limit.
-        return {"marginMode": margin_mode.value} if margin_mode else {}
+        if margin_mode is MarginMode.CROSS:
+            return {"cross_leverage_limit": f"{leverage:g}"}
+        return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,7 @@ class BybitProfile(ExchangeProfile):
             for order in await fetch(symbol, None, None, dict(params)):
                 # Bybit filtered by orderLinkId; some replies leave the field empty.
                 if order.get("clientOrderId") in (venue_client_id, None, ""):
-                    return order  # type: ignore[no-any-return]
+                    return order
         raise ccxt.OrderNotFound(f"bybit has no order {venue_client_id} on {symbol}")
 
 
