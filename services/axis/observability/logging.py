@@ -33,6 +33,27 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
 _configured: dict[str, Any] = {}
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    """A logger on the ``sys.stderr`` of the moment: whoever swaps stderr (a test's capture,
+    a daemon's redirect) is followed, never a stream closed since configuration."""
+    return structlog.PrintLogger(sys.stderr)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """The standard library's lines to the ``sys.stderr`` of the moment (as above)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        return None
+
+
 def configure_logging(level: str = "info", json: bool = True) -> None:
     """Idempotent: the last call wins, repeated calls with the same settings do nothing."""
     wanted = {"level": level, "json": json}
@@ -53,14 +74,14 @@ def configure_logging(level: str = "info", json: bool = True) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]

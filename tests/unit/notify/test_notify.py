@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+import structlog
 from aiohttp import web
 
 from axis.config.settings import AxisSettings
@@ -29,6 +31,7 @@ from axis.notify import (
     build_notifiers,
     start_notifications,
 )
+from axis.observability import logging as log_module
 from axis.observability.alerts import Alert, raise_alert
 from axis.observability.logging import configure_logging
 
@@ -313,23 +316,38 @@ async def test_a_stuck_channel_never_blocks_raise_alert_and_the_queue_is_bounded
     assert dispatcher.delivered["stuck"] == 4  # first, two queued, the thread's
 
 
+@pytest.fixture
+def own_logging() -> Iterator[None]:
+    """Logging configured for this test only: configure_logging binds the current (captured)
+    stderr, which is closed once the test ends; later tests must get the old setup back."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configured = dict(log_module._configured)
+    yield
+    structlog.configure(**saved)
+    root.handlers, root.level = handlers, level
+    log_module._configured.clear()
+    log_module._configured.update(configured)
+
+
 @pytest.mark.asyncio
+@pytest.mark.usefixtures("own_logging")
 async def test_no_url_or_token_reaches_the_logs(
     server: Capture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("debug", json=True)
+    settings = _settings(server.url)
+    dispatcher = AlertDispatcher(
+        [*build_notifiers(settings), TelegramNotifier("77:bad-token", "1", api_url=server.url)]
+    )
+    await dispatcher.start()
     try:
-        settings = _settings(server.url)
-        dispatcher = AlertDispatcher(
-            [*build_notifiers(settings), TelegramNotifier("77:bad-token", "1", api_url=server.url)]
-        )
-        await dispatcher.start()
         raise_alert("venue_failover", "bybit takes over", venue="bybit")
         await dispatcher.drain()
-        await dispatcher.stop()
-        assert dispatcher.failed["telegram"] == 1  # the bad token's refusal was logged
     finally:
-        configure_logging("info", json=True)
+        await dispatcher.stop()
+    assert dispatcher.failed["telegram"] == 1  # the bad token's refusal was logged
     err = capsys.readouterr().err
     assert "notify_failed" in err
     assert "notification" in err

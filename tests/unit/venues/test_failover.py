@@ -503,13 +503,15 @@ async def test_the_heartbeat_fails_over_without_anyone_calling_check(alerts: lis
         heartbeat_s=0.001,
     )
     await venue.connect(RecordingListener())
-    binance.fail()
-    for _ in range(200):
-        if venue.active_name == "bybit":
-            break
-        await asyncio.sleep(0.005)
-    assert venue.active_name == "bybit"
-    await venue.close()
+    try:
+        binance.fail()
+        for _ in range(200):
+            if venue.active_name == "bybit":
+                break
+            await asyncio.sleep(0.005)
+        assert venue.active_name == "bybit"
+    finally:
+        await venue.close()
     assert venue._heartbeat is None
 
 
