@@ -27,7 +27,10 @@ def order(cid: str, kind: OrderType = OrderType.MARKET, price: float | None = No
     return Order(cid, PERP, OrderSide.BUY, kind, 0.01, price=price)
 
 
-async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[Any, ...]]:
+async def run_scenario(
+    via: str, serve: Callable[[FastAPI], Any], expected: int = 0
+) -> list[tuple[Any, ...]]:
+    """A few orders over twelve bars, then a cancel; ``expected`` events are waited for."""
     h = await open_harness(via, serve)
     h.venue.submit(order("s-1"))
     h.venue.submit(order("s-2", OrderType.LIMIT, 39_000.0))
@@ -46,6 +49,7 @@ async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[
     for _ in range(12):
         h.exchange.step()
     h.venue.cancel("s-2")
+    await h.recorder.wait_for(expected)
     await h.recorder.settle()
     await h.venue.close()
     return h.recorder.events
@@ -53,7 +57,7 @@ async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[
 
 async def test_the_gateway_reports_the_same_events_as_the_venue(serve: Any) -> None:
     direct = await run_scenario("direct", serve)
-    via_gateway = await run_scenario("gateway", serve)
+    via_gateway = await run_scenario("gateway", serve, expected=len(direct))
     assert len(direct) >= 5
     assert {e[0] for e in direct} >= {"order", "fill", "funding"}
     assert via_gateway == direct
@@ -68,7 +72,9 @@ async def test_a_reconnecting_stream_misses_and_repeats_nothing(serve: Any) -> N
     assert first is not None
     await first.close()  # the connection drops; events keep happening at the exchange
     h.venue.submit(order("r-2"))  # placed over HTTP while the stream is down
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while "r-2" not in h.exchange.orders:
+            await asyncio.sleep(0.005)
     for _ in range(3):
         h.exchange.step()
     events = await h.recorder.wait_for(4)
@@ -97,8 +103,9 @@ async def test_events_gone_from_the_window_are_recovered_by_refreshing_orders(
     await venue._ws.close()
     exchange.step()  # the order fills while the client is away
     venue.submit(order("g-2"))  # and its acknowledgement pushes the fill out of the window
-    await asyncio.sleep(0.5)
-    await recorder.settle(0.1)
+    async with asyncio.timeout(5):  # the client reconnects, hears of the gap, refreshes
+        while resting.status is not OrderStatus.FILLED:
+            await asyncio.sleep(0.01)
     assert resting.status is OrderStatus.FILLED
     assert resting.filled_qty == pytest.approx(0.01)
     assert ("order", wire.encode_order(resting)) in recorder.events
