@@ -31,7 +31,7 @@ from axis.domain.orders import Order
 from axis.gateway import metrics, wire
 from axis.gateway.events import EventLog
 from axis.gateway.faults import Scrub, encode_error, error_kind
-from axis.gateway.health import ExchangeHealth
+from axis.gateway.health import ExchangeHealth, health_source
 from axis.observability.logging import get_logger
 from axis.observability.metrics import render
 from axis.venues.base import LiveVenue
@@ -74,7 +74,9 @@ class Gateway:
         self.scrub = scrub
         self.probe_interval_s = probe_interval_s
         self.events = EventLog(scrub, window) if window else EventLog(scrub)
-        self.health = ExchangeHealth(exchange=exchange, connector=connector)
+        self.health = ExchangeHealth(
+            exchange=exchange, connector=connector, source=health_source(venue)
+        )
         self.submitted: dict[str, Order] = {}
 
     def authorized(self, header: str | None) -> bool:

@@ -26,7 +26,8 @@ from axis.venues.base import LiveVenue
 DEFAULT_PORT = 8080
 CCXT_VENUE_MODULE = "axis.venues.ccxt_venue"
 
-VenueFactory = Callable[[ExchangeConnectorSpec, ExchangeKeys], LiveVenue]
+# (spec, keys, connector name) -> the account's venue, not yet connected.
+VenueFactory = Callable[[ExchangeConnectorSpec, ExchangeKeys, str], LiveVenue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,9 @@ def load_config(
     )
 
 
-def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys) -> LiveVenue:
-    """The exchange venue over ccxt, for the spec's exchange, market type and sandbox flag."""
+def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys, name: str) -> LiveVenue:
+    """The exchange venue over ccxt, for the spec's exchange, market type, sandbox flag and
+    share of the account's request weight."""
     try:
         module = importlib.import_module(CCXT_VENUE_MODULE)
     except ModuleNotFoundError:
@@ -83,7 +85,17 @@ def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys) -> LiveVenue:
             f"this build has no exchange venue ({CCXT_VENUE_MODULE}); cannot serve "
             f"{spec.exchange.value}"
         ) from None
-    venue: LiveVenue = module.CcxtVenue.from_spec(spec, keys.reveal())
+    revealed = keys.reveal()
+    venue: LiveVenue = module.CcxtVenue.create(
+        spec.exchange,
+        market_type=spec.market_type,
+        api_key=revealed["apiKey"],
+        secret=revealed["secret"],
+        password=revealed.get("password"),
+        sandbox=spec.sandbox,
+        rate_limit_share=spec.rate_limit_share,
+        name=name,
+    )
     return venue
 
 
@@ -96,7 +108,7 @@ def build_app(
 ) -> FastAPI:
     """The gateway app of a config: keys loaded, venue built (not yet connected)."""
     keys = keys or load_exchange_keys(config.spec, environ)
-    venue = factory(config.spec, keys)
+    venue = factory(config.spec, keys, config.connector)
     return create_gateway_app(
         venue,
         connector=config.connector,

@@ -278,3 +278,50 @@ async def test_without_the_gateway_calls_fail_and_orders_stay_in_flight(serve: A
     await venue.close()
     with pytest.raises(GatewayUnavailable):
         await GatewayVenue(server.url, timeout_s=0.3).connect(Recorder())
+
+
+class _StubCcxt:
+    """The two parts of a ccxt exchange venue the health probe reads."""
+
+    class Limiter:
+        waits = 7
+
+        def headroom(self) -> float:
+            return 0.25
+
+    class Exchange:
+        def __init__(self, has_time: bool) -> None:
+            self.has = {"fetchTime": has_time}
+
+        async def fetch_time(self) -> int:
+            import time
+
+            return int(time.time() * 1000) - 40
+
+    def __init__(self, has_time: bool = True, healthy: bool = True) -> None:
+        self.exchange = self.Exchange(has_time)
+        self.limiter = self.Limiter()
+        self._healthy = healthy
+
+    def healthy(self) -> bool:
+        return self._healthy
+
+
+async def test_a_ccxt_venues_clock_and_limiter_feed_the_status() -> None:
+    from axis.gateway.health import CcxtHealth, ExchangeHealth, health_source
+
+    venue = _StubCcxt()
+    source = health_source(venue)
+    assert isinstance(source, CcxtHealth)
+    health = ExchangeHealth("binance", "stub-main", source=source)
+    await health.probe(venue, lambda t: t)  # type: ignore[arg-type]
+    assert health.reachable is True
+    assert health.clock_skew_ms == pytest.approx(-40.0, abs=30.0)
+    assert health.rate_limit_headroom == 0.25
+    no_clock = _StubCcxt(has_time=False, healthy=False)
+    health = ExchangeHealth("gate", "stub-main", source=health_source(no_clock))
+    await health.probe(no_clock, lambda t: t)  # type: ignore[arg-type]
+    assert health.reachable is False
+    assert health.clock_skew_ms is None
+    exchange = paper_exchange()
+    assert health_source(exchange) is exchange  # it has the hooks itself
