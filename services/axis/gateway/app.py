@@ -20,7 +20,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -136,6 +136,26 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("body: expected a JSON object")
     return data
+
+
+def _int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: expected an integer") from None
+
+
+def _market_data(venue: object, method: str) -> Callable[..., Awaitable[Any]]:
+    """A market-data method of the venue; NotSupported (the taxonomy's) when it has none."""
+    call = getattr(venue, method, None)
+    if not callable(call):
+        from axis.venues.errors import NotSupported
+
+        raise NotSupported(f"this venue does not serve {method}")
+    return cast(Callable[..., Awaitable[Any]], call)
 
 
 def _symbol(request: Request, required: bool = True) -> str | None:
@@ -319,6 +339,60 @@ def create_gateway_app(
             return {"symbol": symbol, "mode": mode}
 
         return await gw.call("set_margin_mode", run)
+
+    # -- market data (what the exchange venue offers beyond the LiveVenue protocol) ----------
+    @app.get("/v1/ohlcv")
+    async def fetch_ohlcv(request: Request) -> Response:
+        async def run() -> Any:
+            symbol, timeframe = _symbol(request), request.query_params.get("timeframe")
+            if not timeframe:
+                raise BadRequest("timeframe: query parameter required")
+            bars = await _market_data(venue, "fetch_ohlcv")(
+                symbol,
+                timeframe,
+                _int(request, "since"),
+                _int(request, "limit"),
+                _int(request, "closedBefore"),
+            )
+            return [wire.encode_bar(bar) for bar in bars]
+
+        return await gw.call("fetch_ohlcv", run)
+
+    @app.get("/v1/ticker")
+    async def fetch_ticker(request: Request) -> Response:
+        async def run() -> Any:
+            ticker = await _market_data(venue, "fetch_ticker")(_symbol(request))
+            return wire.encode_ticker(ticker)
+
+        return await gw.call("fetch_ticker", run)
+
+    @app.get("/v1/order-book")
+    async def fetch_order_book(request: Request) -> Response:
+        async def run() -> Any:
+            book = await _market_data(venue, "fetch_order_book")(
+                _symbol(request), _int(request, "limit")
+            )
+            return wire.encode_order_book(book)
+
+        return await gw.call("fetch_order_book", run)
+
+    @app.get("/v1/funding-rate")
+    async def fetch_funding_rate(request: Request) -> Response:
+        async def run() -> Any:
+            rate = await _market_data(venue, "fetch_funding_rate")(_symbol(request))
+            return wire.encode_funding_rate(rate)
+
+        return await gw.call("fetch_funding_rate", run)
+
+    @app.get("/v1/funding-rates")
+    async def fetch_funding_rate_history(request: Request) -> Response:
+        async def run() -> Any:
+            rates = await _market_data(venue, "fetch_funding_rate_history")(
+                _symbol(request), _int(request, "since"), _int(request, "limit")
+            )
+            return [wire.encode_funding_rate(rate) for rate in rates]
+
+        return await gw.call("fetch_funding_rate_history", run)
 
     # -- the event stream ---------------------------------------------------------------------
     @app.websocket("/v1/stream")
