@@ -78,6 +78,27 @@ class Gateway:
             exchange=exchange, connector=connector, source=health_source(venue)
         )
         self.submitted: dict[str, Order] = {}
+        self.connected = asyncio.Event()
+
+    async def keep_connected(self, retry_s: float, probe_interval_s: float) -> None:
+        """Connect the venue (retrying with backoff while the exchange is unreachable), then
+        probe its health every ``probe_interval_s``."""
+        delay = retry_s
+        while True:
+            try:
+                await self.venue.connect(self.events)
+                break
+            except Exception as exc:  # whatever the exchange says, /status shows it and we retry
+                self.health.reachable = False
+                self.health.record_error(exc, self.scrub)
+                log.warning("exchange connection failed", error=self.health.last_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        self.health.connected = True
+        await self.health.probe(self.venue, self.scrub)
+        self.connected.set()
+        await asyncio.sleep(probe_interval_s)
+        await self.health.run(self.venue, self.scrub, probe_interval_s)
 
     def authorized(self, header: str | None) -> bool:
         if not self.token:
@@ -94,6 +115,10 @@ class Gateway:
         """Run one venue call, timed and counted; a venue error becomes its JSON body."""
         started = time.perf_counter()
         try:
+            if not self.health.connected:
+                from axis.venues.errors import VenueUnavailable
+
+                raise VenueUnavailable("the gateway is not connected to the exchange yet")
             result = await run()
         except BadRequest as exc:
             return _bad_request(str(exc))
@@ -174,9 +199,12 @@ def create_gateway_app(
     scrub: Scrub = lambda text: text,
     probe_interval_s: float = 15.0,
     window: int | None = None,
+    connect_wait_s: float = 5.0,
 ) -> FastAPI:
     """The gateway of one account around ``venue`` (connected on startup, closed on
-    shutdown). ``scrub`` removes key material from any text the gateway sends or logs."""
+    shutdown). ``scrub`` removes key material from any text the gateway sends or logs.
+    Startup waits up to ``connect_wait_s`` for the exchange; after that the gateway serves
+    (not ready) and keeps connecting in the background."""
     gw = Gateway(
         venue,
         connector=connector,
@@ -189,14 +217,18 @@ def create_gateway_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await venue.connect(gw.events)
-        gw.health.connected = True
-        await gw.health.probe(venue, scrub)
-        prober = asyncio.create_task(gw.health.run(venue, scrub, probe_interval_s))
+        # Serve at once (liveness, /status) while the exchange connection comes up: a gateway
+        # whose exchange is down reports it and keeps trying rather than crash-looping.
+        keeper = asyncio.create_task(gw.keep_connected(connect_wait_s, probe_interval_s))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(connect_wait_s):
+                await gw.connected.wait()
         try:
             yield
         finally:
-            prober.cancel()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
             gw.health.connected = False
             await venue.close()
 

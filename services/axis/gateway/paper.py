@@ -141,6 +141,7 @@ class PaperExchange:
 
     # -- the LiveVenue protocol ---------------------------------------------------------------
     async def connect(self, listener: VenueListener) -> None:
+        self._check("connect")
         self.listener = listener
 
     async def close(self) -> None:

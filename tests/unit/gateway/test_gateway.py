@@ -325,3 +325,29 @@ async def test_a_ccxt_venues_clock_and_limiter_feed_the_status() -> None:
     assert health.clock_skew_ms is None
     exchange = paper_exchange()
     assert health_source(exchange) is exchange  # it has the hooks itself
+
+
+async def test_a_gateway_whose_exchange_is_down_serves_not_ready_and_keeps_trying(
+    serve: Any,
+) -> None:
+    from axis.venues.errors import VenueUnavailable
+
+    exchange = paper_exchange()
+    exchange.fail_next("connect", VenueUnavailable("exchange unreachable"), times=3)
+    app = create_gateway_app(
+        exchange, connector="paper-main", exchange="binance", connect_wait_s=0.05
+    )
+    server = await serve(app)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 503
+        status = (await client.get("/status")).json()
+        assert status["reachable"] is False
+        assert status["lastError"] == "VenueUnavailable: exchange unreachable"
+        refused = await client.get("/v1/positions")
+        assert refused.status_code == 502
+        assert refused.json()["kind"] == "VenueUnavailable"
+        async with asyncio.timeout(5):  # retries after 0.05, 0.1, 0.2 s, then connects
+            while (await client.get("/readyz")).status_code != 200:
+                await asyncio.sleep(0.02)
+        assert (await client.get("/v1/positions")).json() == []
