@@ -20,7 +20,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -31,7 +31,7 @@ from axis.domain.orders import Order
 from axis.gateway import metrics, wire
 from axis.gateway.events import EventLog
 from axis.gateway.faults import Scrub, encode_error, error_kind
-from axis.gateway.health import ExchangeHealth
+from axis.gateway.health import ExchangeHealth, health_source
 from axis.observability.logging import get_logger
 from axis.observability.metrics import render
 from axis.venues.base import LiveVenue
@@ -74,8 +74,31 @@ class Gateway:
         self.scrub = scrub
         self.probe_interval_s = probe_interval_s
         self.events = EventLog(scrub, window) if window else EventLog(scrub)
-        self.health = ExchangeHealth(exchange=exchange, connector=connector)
+        self.health = ExchangeHealth(
+            exchange=exchange, connector=connector, source=health_source(venue)
+        )
         self.submitted: dict[str, Order] = {}
+        self.connected = asyncio.Event()
+
+    async def keep_connected(self, retry_s: float, probe_interval_s: float) -> None:
+        """Connect the venue (retrying with backoff while the exchange is unreachable), then
+        probe its health every ``probe_interval_s``."""
+        delay = retry_s
+        while True:
+            try:
+                await self.venue.connect(self.events)
+                break
+            except Exception as exc:  # whatever the exchange says, /status shows it and we retry
+                self.health.reachable = False
+                self.health.record_error(exc, self.scrub)
+                log.warning("exchange connection failed", error=self.health.last_error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        self.health.connected = True
+        await self.health.probe(self.venue, self.scrub)
+        self.connected.set()
+        await asyncio.sleep(probe_interval_s)
+        await self.health.run(self.venue, self.scrub, probe_interval_s)
 
     def authorized(self, header: str | None) -> bool:
         if not self.token:
@@ -92,6 +115,10 @@ class Gateway:
         """Run one venue call, timed and counted; a venue error becomes its JSON body."""
         started = time.perf_counter()
         try:
+            if not self.health.connected:
+                from axis.venues.errors import VenueUnavailable
+
+                raise VenueUnavailable("the gateway is not connected to the exchange yet")
             result = await run()
         except BadRequest as exc:
             return _bad_request(str(exc))
@@ -136,6 +163,26 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+def _int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: expected an integer") from None
+
+
+def _market_data(venue: object, method: str) -> Callable[..., Awaitable[Any]]:
+    """A market-data method of the venue; NotSupported (the taxonomy's) when it has none."""
+    call = getattr(venue, method, None)
+    if not callable(call):
+        from axis.venues.errors import NotSupported
+
+        raise NotSupported(f"this venue does not serve {method}")
+    return cast(Callable[..., Awaitable[Any]], call)
+
+
 def _symbol(request: Request, required: bool = True) -> str | None:
     symbol = request.query_params.get("symbol")
     if required and not symbol:
@@ -152,9 +199,12 @@ def create_gateway_app(
     scrub: Scrub = lambda text: text,
     probe_interval_s: float = 15.0,
     window: int | None = None,
+    connect_wait_s: float = 5.0,
 ) -> FastAPI:
     """The gateway of one account around ``venue`` (connected on startup, closed on
-    shutdown). ``scrub`` removes key material from any text the gateway sends or logs."""
+    shutdown). ``scrub`` removes key material from any text the gateway sends or logs.
+    Startup waits up to ``connect_wait_s`` for the exchange; after that the gateway serves
+    (not ready) and keeps connecting in the background."""
     gw = Gateway(
         venue,
         connector=connector,
@@ -167,14 +217,18 @@ def create_gateway_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await venue.connect(gw.events)
-        gw.health.connected = True
-        await gw.health.probe(venue, scrub)
-        prober = asyncio.create_task(gw.health.run(venue, scrub, probe_interval_s))
+        # Serve at once (liveness, /status) while the exchange connection comes up: a gateway
+        # whose exchange is down reports it and keeps trying rather than crash-looping.
+        keeper = asyncio.create_task(gw.keep_connected(connect_wait_s, probe_interval_s))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(connect_wait_s):
+                await gw.connected.wait()
         try:
             yield
         finally:
-            prober.cancel()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
             gw.health.connected = False
             await venue.close()
 
@@ -317,6 +371,60 @@ def create_gateway_app(
             return {"symbol": symbol, "mode": mode}
 
         return await gw.call("set_margin_mode", run)
+
+    # -- market data (what the exchange venue offers beyond the LiveVenue protocol) ----------
+    @app.get("/v1/ohlcv")
+    async def fetch_ohlcv(request: Request) -> Response:
+        async def run() -> Any:
+            symbol, timeframe = _symbol(request), request.query_params.get("timeframe")
+            if not timeframe:
+                raise BadRequest("timeframe: query parameter required")
+            bars = await _market_data(venue, "fetch_ohlcv")(
+                symbol,
+                timeframe,
+                _int(request, "since"),
+                _int(request, "limit"),
+                _int(request, "closedBefore"),
+            )
+            return [wire.encode_bar(bar) for bar in bars]
+
+        return await gw.call("fetch_ohlcv", run)
+
+    @app.get("/v1/ticker")
+    async def fetch_ticker(request: Request) -> Response:
+        async def run() -> Any:
+            ticker = await _market_data(venue, "fetch_ticker")(_symbol(request))
+            return wire.encode_ticker(ticker)
+
+        return await gw.call("fetch_ticker", run)
+
+    @app.get("/v1/order-book")
+    async def fetch_order_book(request: Request) -> Response:
+        async def run() -> Any:
+            book = await _market_data(venue, "fetch_order_book")(
+                _symbol(request), _int(request, "limit")
+            )
+            return wire.encode_order_book(book)
+
+        return await gw.call("fetch_order_book", run)
+
+    @app.get("/v1/funding-rate")
+    async def fetch_funding_rate(request: Request) -> Response:
+        async def run() -> Any:
+            rate = await _market_data(venue, "fetch_funding_rate")(_symbol(request))
+            return wire.encode_funding_rate(rate)
+
+        return await gw.call("fetch_funding_rate", run)
+
+    @app.get("/v1/funding-rates")
+    async def fetch_funding_rate_history(request: Request) -> Response:
+        async def run() -> Any:
+            rates = await _market_data(venue, "fetch_funding_rate_history")(
+                _symbol(request), _int(request, "since"), _int(request, "limit")
+            )
+            return [wire.encode_funding_rate(rate) for rate in rates]
+
+        return await gw.call("fetch_funding_rate_history", run)
 
     # -- the event stream ---------------------------------------------------------------------
     @app.websocket("/v1/stream")

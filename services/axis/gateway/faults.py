@@ -12,8 +12,10 @@ anything, so it stays in the gateway.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 from collections.abc import Callable
+from enum import Enum
 from types import ModuleType
 from typing import Any
 
@@ -50,17 +52,29 @@ def is_venue_error(exc: BaseException) -> bool:
 
 
 def encode_error(exc: BaseException, scrub: Scrub) -> dict[str, Any]:
-    """The JSON body of an error; every string passes through ``scrub`` (keys never leave)."""
+    """The JSON body of an error; every string passes through ``scrub`` (keys never leave).
+    An attribute holding one of the taxonomy's enums (a rejection's kind) travels as its value
+    and the enum's name, so the client rebuilds the enum member."""
     if not is_venue_error(exc):
         return {"kind": "internal", "bases": [], "message": type(exc).__name__, "attrs": {}}
-    attrs = {
-        name: scrub(value) if isinstance(value, str) else value
-        for name, value in vars(exc).items()
-        if not name.startswith("_") and isinstance(value, _SCALARS)
-    }
+    attrs: dict[str, Any] = {}
+    enums: dict[str, str] = {}
+    for name, value in vars(exc).items():
+        if name.startswith("_") or not isinstance(value, _SCALARS):
+            continue
+        if isinstance(value, Enum) and type(value).__module__ == TAXONOMY_MODULE:
+            enums[name] = type(value).__name__
+            value = value.value
+        attrs[name] = scrub(value) if isinstance(value, str) else value
     bases = [cls.__name__ for cls in type(exc).__mro__[1:] if cls.__module__ == TAXONOMY_MODULE]
     message = str(exc.args[0]) if len(exc.args) == 1 else str(exc)
-    return {"kind": type(exc).__name__, "bases": bases, "message": scrub(message), "attrs": attrs}
+    return {
+        "kind": type(exc).__name__,
+        "bases": bases,
+        "message": scrub(message),
+        "attrs": attrs,
+        "enums": enums,
+    }
 
 
 def error_kind(exc: BaseException) -> str:
@@ -78,7 +92,14 @@ def rebuild_error(body: dict[str, Any], status: int) -> Exception:
     exc = cls.__new__(cls)
     Exception.__init__(exc, message)
     attrs = body.get("attrs") or {}
+    enums = body.get("enums") or {}
+    module = _taxonomy()
     for name, value in attrs.items():
+        enum = getattr(module, str(enums[name]), None) if name in enums else None
+        if isinstance(enum, type) and issubclass(enum, Enum):
+            # A member this side does not know keeps its plain value.
+            with contextlib.suppress(ValueError):
+                value = enum(value)
         try:
             setattr(exc, name, value)
         except AttributeError:  # a read-only property of the class: the message carries it

@@ -22,12 +22,16 @@ from axis.domain.instrument import Instrument
 from axis.domain.orders import Fill, Order
 from axis.venues.base import (
     BalanceReport,
+    ClosedBar,
     FundingEvent,
+    FundingRate,
     LiquidationEvent,
     PositionReport,
+    Ticker,
     VenueListener,
 )
-from axis.venues.simulated import SimulatedVenue
+from axis.venues.errors import BadSymbol, ExchangeFailure, NotSupported
+from axis.venues.simulated import FUNDING_INTERVAL_MS, SimulatedVenue
 
 
 class _Relay:
@@ -132,11 +136,12 @@ class PaperExchange:
     def _market(self, symbol: str) -> SimulatedVenue:
         market = self.markets.get(symbol)
         if market is None:
-            raise ValueError(f"unknown symbol {symbol}")
+            raise BadSymbol(f"unknown symbol {symbol}")
         return market
 
     # -- the LiveVenue protocol ---------------------------------------------------------------
     async def connect(self, listener: VenueListener) -> None:
+        self._check("connect")
         self.listener = listener
 
     async def close(self) -> None:
@@ -223,14 +228,70 @@ class PaperExchange:
 
     async def set_leverage(self, symbol: str, leverage: float) -> None:
         self._check("set_leverage")
-        self._market(symbol).set_leverage(leverage)
+        market = self._market(symbol)
+        if not market.position.is_flat:  # as exchanges refuse it
+            raise ExchangeFailure("leverage can only change while the position is flat")
+        market.set_leverage(leverage)
 
     async def set_margin_mode(self, symbol: str, mode: str) -> None:
         self._check("set_margin_mode")
         market = self._market(symbol)
         if not market.position.is_flat:
-            raise ValueError("margin mode can only change while the position is flat")
+            raise ExchangeFailure("margin mode can only change while the position is flat")
         market.position.margin_mode = MarginMode(mode)
+
+    # -- market data --------------------------------------------------------------------------
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        closed_before_ms: int | None = None,
+    ) -> list[ClosedBar]:
+        """The bars traded so far (the one being traded is closed once ``step`` returns)."""
+        self._check("fetch_ohlcv")
+        market = self._market(symbol)
+        if timeframe != "5m":
+            raise NotSupported(f"the paper exchange has 5m candles, not {timeframe}")
+        bars = [
+            ClosedBar(
+                symbol,
+                timeframe,
+                int(market.ts[i]),
+                float(market.o[i]),
+                float(market.h[i]),
+                float(market.lo[i]),
+                float(market.c[i]),
+                float(market.vol[i] * market.instrument.contract_size),
+            )
+            for i in range(min(self._bar + 1, len(market.ts)))
+        ]
+        bars = [
+            b
+            for b in bars
+            if (since_ms is None or b.timestamp >= since_ms)
+            and (closed_before_ms is None or b.timestamp + 300_000 <= closed_before_ms)
+        ]
+        return bars[:limit] if limit else bars
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        self._check("fetch_ticker")
+        market = self._market(symbol)
+        i = max(self._bar, 0)
+        last = float(market.c[i])
+        return Ticker(symbol, int(market.ts[i]) + 300_000, last, last, last, last, last)
+
+    async def fetch_funding_rate(self, symbol: str) -> FundingRate:
+        self._check("fetch_funding_rate")
+        market = self._market(symbol)
+        if not market.instrument.is_perpetual:
+            raise NotSupported(f"{symbol} is spot: no funding")
+        i = max(self._bar, 0)
+        now = int(market.ts[i])
+        next_time = (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        rate = market.settings.funding_rate
+        return FundingRate(symbol, next_time, rate, float(market.c[i]), next_time)
 
     # -- the optional health hooks of an exchange venue ---------------------------------------
     async def server_time_ms(self) -> int:

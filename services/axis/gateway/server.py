@@ -7,6 +7,7 @@ and other venues plug in here); uvicorn serves the app on ``AXIS_PORT`` (8080).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import re
@@ -26,7 +27,8 @@ from axis.venues.base import LiveVenue
 DEFAULT_PORT = 8080
 CCXT_VENUE_MODULE = "axis.venues.ccxt_venue"
 
-VenueFactory = Callable[[ExchangeConnectorSpec, ExchangeKeys], LiveVenue]
+# (spec, keys, connector name) -> the account's venue, not yet connected.
+VenueFactory = Callable[[ExchangeConnectorSpec, ExchangeKeys, str], LiveVenue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,9 @@ def load_config(
     )
 
 
-def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys) -> LiveVenue:
-    """The exchange venue over ccxt, for the spec's exchange, market type and sandbox flag."""
+def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys, name: str) -> LiveVenue:
+    """The exchange venue over ccxt, for the spec's exchange, market type, sandbox flag and
+    share of the account's request weight."""
     try:
         module = importlib.import_module(CCXT_VENUE_MODULE)
     except ModuleNotFoundError:
@@ -83,7 +86,17 @@ def ccxt_venue(spec: ExchangeConnectorSpec, keys: ExchangeKeys) -> LiveVenue:
             f"this build has no exchange venue ({CCXT_VENUE_MODULE}); cannot serve "
             f"{spec.exchange.value}"
         ) from None
-    venue: LiveVenue = module.CcxtVenue.from_spec(spec, keys.reveal())
+    revealed = keys.reveal()
+    venue: LiveVenue = module.CcxtVenue.create(
+        spec.exchange,
+        market_type=spec.market_type,
+        api_key=revealed["apiKey"],
+        secret=revealed["secret"],
+        password=revealed.get("password"),
+        sandbox=spec.sandbox,
+        rate_limit_share=spec.rate_limit_share,
+        name=name,
+    )
     return venue
 
 
@@ -96,7 +109,7 @@ def build_app(
 ) -> FastAPI:
     """The gateway app of a config: keys loaded, venue built (not yet connected)."""
     keys = keys or load_exchange_keys(config.spec, environ)
-    venue = factory(config.spec, keys)
+    venue = factory(config.spec, keys, config.connector)
     return create_gateway_app(
         venue,
         connector=config.connector,
@@ -114,3 +127,43 @@ def serve(config: GatewayConfig, *, factory: VenueFactory = ccxt_venue) -> None:
     configure_logging()
     app = build_app(config, factory=factory)
     uvicorn.run(app, host=config.host, port=config.port, log_config=None, access_log=False)
+
+
+class InProcessServer:
+    """A gateway app served by uvicorn inside the caller's event loop, on a loopback port the
+    system picks: for tests and benchmarks that drive a gateway and its client in one process."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1") -> None:
+        import socket
+
+        import uvicorn
+
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.host = host
+        self.port: int = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, ws_ping_interval=None)
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self, timeout_s: float = 10.0) -> None:
+        """Serve, and return once the app has started (its venue connected)."""
+        self._task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        async with asyncio.timeout(timeout_s):
+            while not self.server.started:
+                if self._task.done():  # startup failed: surface why
+                    self._task.result()
+                    raise RuntimeError("the gateway stopped during startup")
+                await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+            self._task = None

@@ -14,7 +14,16 @@ from typing import Any, TypeVar
 from axis.domain.enums import Exchange, LiquiditySide, MarketType, OrderSide, OrderType, TimeInForce
 from axis.domain.instrument import Instrument, LeverageBracket
 from axis.domain.orders import Fill, Order, OrderStatus
-from axis.venues.base import BalanceReport, FundingEvent, LiquidationEvent, PositionReport
+from axis.venues.base import (
+    BalanceReport,
+    ClosedBar,
+    FundingEvent,
+    FundingRate,
+    LiquidationEvent,
+    OrderBook,
+    PositionReport,
+    Ticker,
+)
 
 Json = dict[str, Any]
 E = TypeVar("E", bound=StrEnum)
@@ -291,4 +300,85 @@ def decode_instrument(data: Json) -> Instrument:
             )
             for floor, cap, lev, mmr, amount in brackets
         ),
+    )
+
+
+# -- market data ------------------------------------------------------------------------------
+def _opt_int(data: Json, key: str) -> int | None:
+    return None if data.get(key) is None else int(_float(data, key))
+
+
+def encode_bar(bar: ClosedBar) -> list[Any]:
+    """A candle as a row (many travel at once): symbol and timeframe go with the list."""
+    return [bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume]
+
+
+def decode_bars(symbol: str, timeframe: str, rows: list[list[Any]]) -> list[ClosedBar]:
+    return [
+        ClosedBar(symbol, timeframe, int(t), float(o), float(h), float(lo), float(c), float(v))
+        for t, o, h, lo, c, v in rows
+    ]
+
+
+def encode_ticker(ticker: Ticker) -> Json:
+    return {
+        "symbol": ticker.symbol,
+        "timestamp": ticker.timestamp,
+        "bid": ticker.bid,
+        "ask": ticker.ask,
+        "last": ticker.last,
+        "markPrice": ticker.mark_price,
+        "indexPrice": ticker.index_price,
+        "quoteVolume": ticker.quote_volume,
+    }
+
+
+def decode_ticker(data: Json) -> Ticker:
+    return Ticker(
+        _str(data, "symbol"),
+        int(_float(data, "timestamp")),
+        _opt_float(data, "bid"),
+        _opt_float(data, "ask"),
+        _opt_float(data, "last"),
+        _opt_float(data, "markPrice"),
+        _opt_float(data, "indexPrice"),
+        _opt_float(data, "quoteVolume"),
+    )
+
+
+def encode_order_book(book: OrderBook) -> Json:
+    return {
+        "symbol": book.symbol,
+        "timestamp": book.timestamp,
+        "bids": [list(level) for level in book.bids],
+        "asks": [list(level) for level in book.asks],
+    }
+
+
+def decode_order_book(data: Json) -> OrderBook:
+    return OrderBook(
+        _str(data, "symbol"),
+        _opt_int(data, "timestamp"),
+        tuple((float(p), float(q)) for p, q in _field(data, "bids")),
+        tuple((float(p), float(q)) for p, q in _field(data, "asks")),
+    )
+
+
+def encode_funding_rate(rate: FundingRate) -> Json:
+    return {
+        "symbol": rate.symbol,
+        "timestamp": rate.timestamp,
+        "rate": rate.rate,
+        "markPrice": rate.mark_price,
+        "nextTimestamp": rate.next_timestamp,
+    }
+
+
+def decode_funding_rate(data: Json) -> FundingRate:
+    return FundingRate(
+        _str(data, "symbol"),
+        int(_float(data, "timestamp")),
+        _float(data, "rate"),
+        _opt_float(data, "markPrice"),
+        _opt_int(data, "nextTimestamp"),
     )

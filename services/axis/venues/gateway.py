@@ -34,7 +34,15 @@ from axis.domain.orders import Fill, Order
 from axis.gateway import wire
 from axis.gateway.faults import GatewayError, GatewayUnavailable, rebuild_error
 from axis.observability.logging import get_logger
-from axis.venues.base import BalanceReport, PositionReport, VenueListener
+from axis.venues.base import (
+    BalanceReport,
+    ClosedBar,
+    FundingRate,
+    OrderBook,
+    PositionReport,
+    Ticker,
+    VenueListener,
+)
 
 log = get_logger("axis.venues.gateway")
 
@@ -163,6 +171,50 @@ class GatewayVenue:
     async def set_margin_mode(self, symbol: str, mode: str) -> None:
         body = {"symbol": symbol, "mode": str(mode)}
         await self._request("PUT", "/v1/margin-mode", "set_margin_mode", body=body)
+
+    # -- market data ------------------------------------------------------------------------
+    async def fetch_ohlcv(
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        closed_before_ms: int | None = None,
+    ) -> list[ClosedBar]:
+        """Closed candles from ``since_ms`` (those closed by ``closed_before_ms``, or by the
+        exchange's now)."""
+        params = _params(
+            symbol=symbol,
+            timeframe=timeframe,
+            since=since_ms,
+            limit=limit,
+            closedBefore=closed_before_ms,
+        )
+        rows = await self._request("GET", "/v1/ohlcv", "fetch_ohlcv", params=params)
+        return wire.decode_bars(symbol, timeframe, rows)
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        data = await self._request("GET", "/v1/ticker", "fetch_ticker", params={"symbol": symbol})
+        return wire.decode_ticker(data)
+
+    async def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
+        params = _params(symbol=symbol, limit=limit)
+        data = await self._request("GET", "/v1/order-book", "fetch_order_book", params=params)
+        return wire.decode_order_book(data)
+
+    async def fetch_funding_rate(self, symbol: str) -> FundingRate:
+        params = {"symbol": symbol}
+        data = await self._request("GET", "/v1/funding-rate", "fetch_funding_rate", params=params)
+        return wire.decode_funding_rate(data)
+
+    async def fetch_funding_rate_history(
+        self, symbol: str, since_ms: int | None = None, limit: int | None = None
+    ) -> list[FundingRate]:
+        params = _params(symbol=symbol, since=since_ms, limit=limit)
+        rows = await self._request(
+            "GET", "/v1/funding-rates", "fetch_funding_rate_history", params=params
+        )
+        return [wire.decode_funding_rate(row) for row in rows]
 
     # -- HTTP ---------------------------------------------------------------------------------
     async def _request(
@@ -350,6 +402,11 @@ def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenu
         raise ConfigError('AXIS_GATEWAYS: expected {"connector": "http://host:port", ...}')
     token = env.get("AXIS_GATEWAY_TOKEN") or None
     return [GatewayVenue(url, name=str(name), token=token) for name, url in urls.items()]
+
+
+def _params(**values: str | int | None) -> dict[str, str | int]:
+    """Query parameters without the unset ones."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _refused() -> GatewayError:

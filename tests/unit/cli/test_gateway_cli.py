@@ -141,3 +141,72 @@ def test_exchange_keys_are_prompted_stored_privately_and_never_printed(
     }
     assert run_cli(["exchange-keys", "--profile", "bad name"]) == 2
     assert "is not a profile name" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_axis_gateway_serves_the_process_endpoints_without_its_exchange(tmp_path: Path) -> None:
+    """The real command with the real exchange venue and no way to reach the exchange (or
+    keys it refuses): it serves liveness and status, is not ready, says why, never shows the
+    keys, and stops cleanly on SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    path = tmp_path / "connector.yaml"
+    path.write_text(CONNECTOR)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(root / p) for p in ("services", "operator", "ml")),
+        "AXIS_PORT": str(port),
+        "AXIS_HOST": "127.0.0.1",
+        "AXIS_EXCHANGE_API_KEY": "CLIkeyNeverShown123",
+        "AXIS_EXCHANGE_SECRET": "CLIsecretNeverShown456",
+        "AXIS_VAULT_AGENT_FILE": str(tmp_path / "absent.json"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "axis", "gateway", "--config", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not come up"
+            time.sleep(0.2)
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 503
+        status = httpx.get(f"{url}/status", timeout=5).json()
+        assert status["exchange"] == "binance"
+        assert status["connector"] == "binance-main"
+        assert status["reachable"] is False
+        refused = httpx.get(f"{url}/v1/balances", timeout=5)
+        assert refused.status_code == 502
+        assert refused.json()["kind"] == "VenueUnavailable"
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert 'axis_gateway_errors_total{connector="binance-main",kind="VenueUnavailable"}' in (
+            metrics
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert "CLIkeyNeverShown123" not in output
+    assert "CLIsecretNeverShown456" not in output

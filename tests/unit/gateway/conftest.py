@@ -4,7 +4,6 @@ port (real uvicorn, real websocket), and a listener that records what a venue re
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
 from axis.data import Bars
@@ -20,6 +18,7 @@ from axis.domain.catalog import instrument_for
 from axis.domain.orders import Fill, Order
 from axis.gateway import create_gateway_app, wire
 from axis.gateway.paper import PaperExchange
+from axis.gateway.server import InProcessServer
 from axis.venues.base import FundingEvent, LiquidationEvent, LiveVenue
 from axis.venues.gateway import GatewayVenue
 
@@ -96,42 +95,13 @@ class Recorder:
                 return self.events
 
 
-class LoopbackServer:
-    """A FastAPI app served by uvicorn on 127.0.0.1 inside the test's event loop."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, ws_ping_interval=None)
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        async with asyncio.timeout(10):
-            while not self.server.started:
-                await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await self.task
-
-
 @pytest_asyncio.fixture
 async def serve() -> AsyncIterator[Callable[[FastAPI], Any]]:
     """Start apps on loopback ports; all are stopped at the end of the test."""
-    servers: list[LoopbackServer] = []
+    servers: list[InProcessServer] = []
 
-    async def start(app: FastAPI) -> LoopbackServer:
-        server = LoopbackServer(app)
+    async def start(app: FastAPI) -> InProcessServer:
+        server = InProcessServer(app)
         await server.start()
         servers.append(server)
         return server

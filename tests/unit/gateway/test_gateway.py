@@ -27,7 +27,10 @@ def order(cid: str, kind: OrderType = OrderType.MARKET, price: float | None = No
     return Order(cid, PERP, OrderSide.BUY, kind, 0.01, price=price)
 
 
-async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[Any, ...]]:
+async def run_scenario(
+    via: str, serve: Callable[[FastAPI], Any], expected: int = 0
+) -> list[tuple[Any, ...]]:
+    """A few orders over twelve bars, then a cancel; ``expected`` events are waited for."""
     h = await open_harness(via, serve)
     h.venue.submit(order("s-1"))
     h.venue.submit(order("s-2", OrderType.LIMIT, 39_000.0))
@@ -46,6 +49,7 @@ async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[
     for _ in range(12):
         h.exchange.step()
     h.venue.cancel("s-2")
+    await h.recorder.wait_for(expected)
     await h.recorder.settle()
     await h.venue.close()
     return h.recorder.events
@@ -53,7 +57,7 @@ async def run_scenario(via: str, serve: Callable[[FastAPI], Any]) -> list[tuple[
 
 async def test_the_gateway_reports_the_same_events_as_the_venue(serve: Any) -> None:
     direct = await run_scenario("direct", serve)
-    via_gateway = await run_scenario("gateway", serve)
+    via_gateway = await run_scenario("gateway", serve, expected=len(direct))
     assert len(direct) >= 5
     assert {e[0] for e in direct} >= {"order", "fill", "funding"}
     assert via_gateway == direct
@@ -68,7 +72,9 @@ async def test_a_reconnecting_stream_misses_and_repeats_nothing(serve: Any) -> N
     assert first is not None
     await first.close()  # the connection drops; events keep happening at the exchange
     h.venue.submit(order("r-2"))  # placed over HTTP while the stream is down
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while "r-2" not in h.exchange.orders:
+            await asyncio.sleep(0.005)
     for _ in range(3):
         h.exchange.step()
     events = await h.recorder.wait_for(4)
@@ -97,8 +103,9 @@ async def test_events_gone_from_the_window_are_recovered_by_refreshing_orders(
     await venue._ws.close()
     exchange.step()  # the order fills while the client is away
     venue.submit(order("g-2"))  # and its acknowledgement pushes the fill out of the window
-    await asyncio.sleep(0.5)
-    await recorder.settle(0.1)
+    async with asyncio.timeout(5):  # the client reconnects, hears of the gap, refreshes
+        while resting.status is not OrderStatus.FILLED:
+            await asyncio.sleep(0.01)
     assert resting.status is OrderStatus.FILLED
     assert resting.filled_qty == pytest.approx(0.01)
     assert ("order", wire.encode_order(resting)) in recorder.events
@@ -271,3 +278,76 @@ async def test_without_the_gateway_calls_fail_and_orders_stay_in_flight(serve: A
     await venue.close()
     with pytest.raises(GatewayUnavailable):
         await GatewayVenue(server.url, timeout_s=0.3).connect(Recorder())
+
+
+class _StubCcxt:
+    """The two parts of a ccxt exchange venue the health probe reads."""
+
+    class Limiter:
+        waits = 7
+
+        def headroom(self) -> float:
+            return 0.25
+
+    class Exchange:
+        def __init__(self, has_time: bool) -> None:
+            self.has = {"fetchTime": has_time}
+
+        async def fetch_time(self) -> int:
+            import time
+
+            return int(time.time() * 1000) - 40
+
+    def __init__(self, has_time: bool = True, healthy: bool = True) -> None:
+        self.exchange = self.Exchange(has_time)
+        self.limiter = self.Limiter()
+        self._healthy = healthy
+
+    def healthy(self) -> bool:
+        return self._healthy
+
+
+async def test_a_ccxt_venues_clock_and_limiter_feed_the_status() -> None:
+    from axis.gateway.health import CcxtHealth, ExchangeHealth, health_source
+
+    venue = _StubCcxt()
+    source = health_source(venue)
+    assert isinstance(source, CcxtHealth)
+    health = ExchangeHealth("binance", "stub-main", source=source)
+    await health.probe(venue, lambda t: t)  # type: ignore[arg-type]
+    assert health.reachable is True
+    assert health.clock_skew_ms == pytest.approx(-40.0, abs=30.0)
+    assert health.rate_limit_headroom == 0.25
+    no_clock = _StubCcxt(has_time=False, healthy=False)
+    health = ExchangeHealth("gate", "stub-main", source=health_source(no_clock))
+    await health.probe(no_clock, lambda t: t)  # type: ignore[arg-type]
+    assert health.reachable is False
+    assert health.clock_skew_ms is None
+    exchange = paper_exchange()
+    assert health_source(exchange) is exchange  # it has the hooks itself
+
+
+async def test_a_gateway_whose_exchange_is_down_serves_not_ready_and_keeps_trying(
+    serve: Any,
+) -> None:
+    from axis.venues.errors import VenueUnavailable
+
+    exchange = paper_exchange()
+    exchange.fail_next("connect", VenueUnavailable("exchange unreachable"), times=3)
+    app = create_gateway_app(
+        exchange, connector="paper-main", exchange="binance", connect_wait_s=0.05
+    )
+    server = await serve(app)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 503
+        status = (await client.get("/status")).json()
+        assert status["reachable"] is False
+        assert status["lastError"] == "VenueUnavailable: exchange unreachable"
+        refused = await client.get("/v1/positions")
+        assert refused.status_code == 502
+        assert refused.json()["kind"] == "VenueUnavailable"
+        async with asyncio.timeout(5):  # retries after 0.05, 0.1, 0.2 s, then connects
+            while (await client.get("/readyz")).status_code != 200:
+                await asyncio.sleep(0.02)
+        assert (await client.get("/v1/positions")).json() == []

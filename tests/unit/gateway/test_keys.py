@@ -136,7 +136,7 @@ async def test_keys_appear_in_no_log_metric_response_status_or_error(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def factory(spec: ExchangeConnectorSpec, keys: ExchangeKeys) -> PaperExchange:
+    def factory(spec: ExchangeConnectorSpec, keys: ExchangeKeys, name: str) -> PaperExchange:
         seen["keys"] = keys.reveal()  # the venue is the one place that holds them
         return paper_exchange()
 

@@ -12,6 +12,15 @@ from axis.domain.catalog import instrument_for
 from axis.domain.enums import OrderSide, OrderType
 from axis.domain.orders import Order, OrderStatus
 from axis.gateway import wire
+from axis.venues.errors import (
+    BadSymbol,
+    ExchangeFailure,
+    NotSupported,
+    OrderRejected,
+    RateLimited,
+    RejectKind,
+    VenueUnavailable,
+)
 
 from .conftest import ALT, PERP, Harness
 
@@ -116,7 +125,7 @@ async def test_funding_reaches_the_listener(harness: Harness) -> None:
 async def test_instrument_matches_the_exchange(harness: Harness) -> None:
     instrument = await harness.venue.instrument(PERP)
     assert instrument == instrument_for(PERP)
-    with pytest.raises(ValueError, match="unknown symbol SOL/USDT"):
+    with pytest.raises(BadSymbol, match="unknown symbol SOL/USDT"):
         await harness.venue.instrument("SOL/USDT")
 
 
@@ -130,17 +139,50 @@ async def test_leverage_and_margin_mode_change_only_while_flat(harness: Harness)
     (position,) = await harness.venue.fetch_positions()
     assert position.leverage == 5.0
     assert position.margin_mode == "cross"
-    with pytest.raises(ValueError, match="only change while the position is flat"):
+    with pytest.raises(ExchangeFailure, match="only change while the position is flat"):
         await harness.venue.set_leverage(PERP, 10.0)
-    with pytest.raises(ValueError, match="only change while the position is flat"):
+    with pytest.raises(ExchangeFailure, match="only change while the position is flat"):
         await harness.venue.set_margin_mode(PERP, "isolated")
 
 
 async def test_a_failing_exchange_call_raises_the_same_error(harness: Harness) -> None:
-    harness.exchange.fail_next("fetch_balances", TimeoutError("exchange did not answer"))
-    with pytest.raises(TimeoutError, match="exchange did not answer"):
+    harness.exchange.fail_next(
+        "fetch_balances", VenueUnavailable("exchange did not answer", timeout=True)
+    )
+    with pytest.raises(VenueUnavailable, match="exchange did not answer") as caught:
         await harness.venue.fetch_balances()
+    assert caught.value.timeout is True
+    assert caught.value.retryable is True
     assert await harness.venue.fetch_balances()  # the next call goes through
+    harness.exchange.fail_next("fetch_positions", RateLimited("slow down", retry_after=1.5))
+    with pytest.raises(RateLimited) as throttled:
+        await harness.venue.fetch_positions()
+    assert throttled.value.retry_after == 1.5
+    rejection = OrderRejected("margin is short", RejectKind.INSUFFICIENT_FUNDS)
+    harness.exchange.fail_next("set_leverage", rejection)
+    with pytest.raises(OrderRejected) as rejected:
+        await harness.venue.set_leverage(PERP, 2.0)
+    assert rejected.value.kind is RejectKind.INSUFFICIENT_FUNDS
+    assert rejected.value.reason == "insufficient_funds: margin is short"
+
+
+async def test_market_data_as_the_exchange_has_it(harness: Harness) -> None:
+    for _ in range(3):
+        harness.exchange.step()
+    bars = await harness.venue.fetch_ohlcv(PERP, "5m")
+    assert len(bars) == 3
+    assert bars[0].symbol == PERP
+    assert bars[0].timeframe == "5m"
+    assert await harness.venue.fetch_ohlcv(PERP, "5m", since_ms=bars[1].timestamp) == bars[1:]
+    assert await harness.venue.fetch_ohlcv(PERP, "5m", limit=1) == bars[:1]
+    closed = bars[2].timestamp  # the third bar has not closed by its own open
+    assert await harness.venue.fetch_ohlcv(PERP, "5m", closed_before_ms=closed) == bars[:2]
+    ticker = await harness.venue.fetch_ticker(PERP)
+    assert ticker.last == bars[-1].close
+    funding = await harness.venue.fetch_funding_rate(PERP)
+    assert funding.rate == pytest.approx(0.0001)
+    with pytest.raises(NotSupported, match="not 1h"):
+        await harness.venue.fetch_ohlcv(PERP, "1h")
 
 
 async def test_the_venue_is_healthy_once_connected(harness: Harness) -> None:
