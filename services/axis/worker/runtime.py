@@ -179,6 +179,7 @@ class Worker:
         self._last_decision_ms: int | None = None
         self._stored_through = -1  # last grid index written to market_data
         self._decisions_seen = 0  # risk decisions already counted in the metrics
+        self._funding_through = -1  # last grid index whose funding was stored
         self._regime: str | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.day_start_equity = self.engine.portfolio.initial_balance
@@ -405,13 +406,36 @@ class Worker:
         return specs
 
     async def market_data_job(self, due_ms: int) -> None:
-        """Store the bars closed since the last run (the seed's market_data table)."""
+        """Store the bars closed since the last run and the funding rates (the seed's
+        market_data and funding_rate_history tables)."""
         last = self.trader.index
-        if last <= self._stored_through:
-            return
-        window = self.trader._window(self._stored_through + 1, last + 1)
-        self.store.save_bars(self.exchange, window)
-        self._stored_through = last
+        if last > self._stored_through:
+            window = self.trader._window(self._stored_through + 1, last + 1)
+            self.store.save_bars(self.exchange, window)
+            self._stored_through = last
+        rates = self._settled_funding() + await self._venue_funding()
+        if rates:
+            self.store.save_funding(self.exchange, self.engine.symbol, rates)
+
+    def _settled_funding(self) -> list[tuple[int, float, float]]:
+        """Paper: the rates the simulated exchange settled since the last run."""
+        venue = self.engine.venue
+        settled = [
+            (int(venue.ts[i]), rate, float(venue.mo[i]))
+            for i, rate in venue.funding.items()
+            if self._funding_through < i <= self.trader.index
+        ]
+        self._funding_through = max(self._funding_through, self.trader.index)
+        return settled
+
+    async def _venue_funding(self) -> list[tuple[int, float, float]]:
+        """Live: the venue's current funding rate, where it publishes one."""
+        fetch = getattr(self.live, "fetch_funding_rate", None)
+        if fetch is None or not self.engine.instrument.is_perpetual:
+            return []
+        rate = await fetch(self.engine.symbol)
+        mark = rate.mark_price or self.engine.reference_price()
+        return [(int(rate.timestamp), float(rate.rate), float(mark))]
 
     async def position_monitor_job(self, due_ms: int) -> None:
         """Live: the exchange's positions (liquidation price, mark) through the monitor."""

@@ -16,9 +16,9 @@ from axis.data import Bars
 from axis.domain.enums import OrderSide, OrderType, TimeInForce
 from axis.domain.orders import Order, OrderStatus
 from axis.store.db import Database
+from axis.store.models import FundingRate, PortfolioSnapshot, RegimeHistory
 from axis.store.models import Order as OrderRow
-from axis.store.models import PortfolioSnapshot, RegimeHistory
-from axis.store.records import MarketDataRepository, RegimeRepository
+from axis.store.records import FundingRepository, MarketDataRepository, RegimeRepository
 from axis.store.trading import OPEN_ORDER_STATES, SqlOrderJournal
 from axis.store.types import to_decimal
 
@@ -150,6 +150,27 @@ class WorkerStore:
     def regimes(self) -> list[RegimeHistory]:
         with self.database.sessions() as session:
             return list(session.scalars(select(RegimeHistory).order_by(RegimeHistory.timestamp)))
+
+    def save_funding(
+        self, exchange: str, symbol: str, rates: list[tuple[int, float, float]]
+    ) -> int:
+        """Funding rates as (settlement time ms, rate, mark price)."""
+        rows = [
+            FundingRate(
+                time=datetime.fromtimestamp(at / 1000, UTC),
+                exchange=exchange,
+                symbol=symbol,
+                funding_rate=to_decimal(rate),
+                mark_price=to_decimal(mark),
+            )
+            for at, rate, mark in rates
+        ]
+        with self.database.session() as session:
+            return FundingRepository(session).upsert(rows)
+
+    def funding(self) -> list[FundingRate]:
+        with self.database.sessions() as session:
+            return list(session.scalars(select(FundingRate).order_by(FundingRate.time)))
 
     def save_bars(self, exchange: str, bars: Bars) -> int:
         with self.database.session() as session:

@@ -106,6 +106,19 @@ def test_jobs_ran_at_the_seed_cadences_and_stored_their_records(replay: Worker) 
     with replay.store.database.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(MarketData))
     assert stored == len(bars) - 1 or stored == len(bars)  # the last bar may close after the job
+    # Every funding settlement of the replay, at its time, with the rate the series gave.
+    funding = prepare_spec(paper_spec()).market.funding
+    assert funding is not None
+    # Stored at the open of the bar it settled on (the series' times carry a few ms of jitter).
+    bar_of = {
+        t // 300_000 * 300_000: r for t, r in zip(funding.timestamp, funding.rate, strict=True)
+    }
+    rates = {int(t): float(r) for t, r in bar_of.items()}
+    stored_rates = replay.store.funding()
+    assert len(stored_rates) == len(replay.engine.venue.funding) > 0
+    for row in stored_rates:
+        at = int(row.time.timestamp() * 1000)
+        assert float(row.funding_rate) == pytest.approx(rates[at])
 
 
 def test_metrics_follow_the_book(replay: Worker) -> None:
