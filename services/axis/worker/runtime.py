@@ -180,6 +180,7 @@ class Worker:
         self._stored_through = -1  # last grid index written to market_data
         self._decisions_seen = 0  # risk decisions already counted in the metrics
         self._funding_through = -1  # last grid index whose funding was stored
+        self._cancels_sent: set[str] = set()
         self._regime: str | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.day_start_equity = self.engine.portfolio.initial_balance
@@ -325,7 +326,7 @@ class Worker:
         oms = self.engine.oms
         for order in list(oms.open.values()):
             if not order.reduce_only:
-                oms.cancel(order.client_order_id)
+                self._cancel_once(order.client_order_id)
         flat = self.engine.position().is_flat
         if self._flatten and not flat:
             closing = any(o.reduce_only and not o.is_stop for o in oms.open.values())
@@ -334,11 +335,17 @@ class Worker:
             return
         if self._flatten:  # flat: protective orders have nothing left to protect
             for order in list(oms.open.values()):
-                oms.cancel(order.client_order_id)
+                self._cancel_once(order.client_order_id)
         if not any(not o.reduce_only for o in oms.open.values()):
             if self.drain is DrainState.DRAINING:
                 log.info("drain_done", strategy=self.strategy, flat=flat)
             self.drain = DrainState.DONE
+
+    def _cancel_once(self, client_order_id: str) -> None:
+        """A live venue confirms a cancel later: ask once, not on every drain step."""
+        if client_order_id not in self._cancels_sent:
+            self._cancels_sent.add(client_order_id)
+            self.engine.oms.cancel(client_order_id)
 
     # -- trading state ------------------------------------------------------------------------
     def _set_state(self, state: TradingState, reason: str | None) -> None:

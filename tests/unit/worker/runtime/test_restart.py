@@ -429,3 +429,49 @@ def test_a_position_the_book_cannot_explain_halts(tmp_path: Path, buy_once: type
         assert worker.status().to_json()["tradingState"] == "halted"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_live_drain_cancels_entries_and_keeps_or_clears_the_stop(
+    flatten: bool, tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    exchange = FakeExchange()
+
+    async def scenario() -> None:
+        worker = live_worker(FakeLiveVenue(exchange), tmp_path / "w.db")
+        await worker._start()
+        for i in range(3):
+            worker.on_bar(bar_at(BARS, i))
+        await settle()
+        assert exchange.position == 1.0
+        engine = worker.engine
+        entry = engine.place_order(OrderSide.BUY, 1.0, type=OrderType.LIMIT, price=50_000.0)
+        stop = engine.place_order(
+            OrderSide.SELL,
+            1.0,
+            type=OrderType.STOP_MARKET,
+            trigger_price=55_000.0,
+            reduce_only=True,
+            tag="stop_loss",
+        )
+        await settle()
+        worker.request_drain(flatten=flatten)
+        for _ in range(3):
+            await settle()
+            worker._drain_step()
+        cancels = exchange.orders
+        assert cancels[entry.client_order_id].status is OrderStatus.CANCELLED
+        assert worker.drain.value == "done"
+        assert engine.trading_state is TradingState.REDUCING
+        if flatten:
+            assert exchange.position == 0.0
+            assert engine.position().is_flat
+            assert cancels[stop.client_order_id].status is OrderStatus.CANCELLED
+        else:
+            assert exchange.position == 1.0
+            assert cancels[stop.client_order_id].status is OrderStatus.SUBMITTED
+        assert sum(o.status is OrderStatus.CANCELLED for o in exchange.orders.values()) == (
+            2 if flatten else 1
+        )
+
+    asyncio.run(scenario())
