@@ -102,7 +102,7 @@ async def serve_worker(worker: Worker, port: int | None = None) -> WorkerStatus:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.request_stop)
     REGISTRY.register(worker.metrics.registry)
-    server = await serve(create_app(worker), port)
+    server = await serve(create_app(worker, alive=lambda: not worker.failed), port)
     try:
         return await worker.run()
     finally:

@@ -170,6 +170,7 @@ class Worker:
         self.grace_s = grace_s
         self.book = EngineBook(self.engine, journal)
         self.phase = WorkerPhase.STARTING
+        self.failed = False  # the process loop died of an error (``/healthz`` turns 503)
         self.drain = DrainState.IDLE
         self._flatten = False
         self._stop = asyncio.Event()
@@ -253,9 +254,20 @@ class Worker:
                 if task not in done:
                     task.cancel()
             await asyncio.gather(feed_task, stop_task, return_exceptions=True)
-            if feed_task in done and feed_task.exception() is not None:
-                raise feed_task.exception()  # type: ignore[misc]
+            failure = feed_task.exception() if feed_task in done else None
+            if failure is not None:
+                # Trading cannot go on (a broken feed, a strategy error): say so, keep the
+                # protective orders, persist what there is, and let the process fail.
+                self.failed = True
+                raise_alert(
+                    "worker_failed",
+                    f"{type(failure).__name__}: {failure}",
+                    strategy=self.strategy,
+                )
+                self.request_drain(flatten=False)
             await self._shutdown()
+            if failure is not None:
+                raise failure
         finally:
             remove_sink(self._on_alert)
         return self.status()

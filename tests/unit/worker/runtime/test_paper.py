@@ -219,3 +219,23 @@ def test_a_restarted_paper_worker_closes_the_orders_its_exchange_lost(tmp_path: 
     journal = {o.client_order_id: o for o in second.store.all_orders()}
     assert all(not journal[cid].is_open for cid in open_ids)
     assert second.engine.oms.sequence == max(int(cid.rsplit("-", 1)[1]) for cid in journal)
+
+
+def test_a_feed_failure_alerts_stops_cleanly_and_is_raised(tmp_path: Path) -> None:
+    from axis.observability.alerts import add_sink, remove_sink
+
+    def broken(worker: Worker) -> None:
+        raise RuntimeError("feed connection lost")
+
+    alerts: list[str] = []
+
+    def sink(alert: object) -> None:
+        alerts.append(alert.kind)  # type: ignore[attr-defined]
+
+    add_sink(sink)
+    try:
+        with pytest.raises(RuntimeError, match="feed connection lost"):
+            _run_with_hook(tmp_path, lambda w: w.trader.index >= 50, broken)
+    finally:
+        remove_sink(sink)
+    assert alerts == ["worker_failed"]
