@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 from pathlib import Path
 from typing import Any, cast
 
@@ -95,21 +94,16 @@ async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> W
 
 
 async def serve_worker(worker: Worker, port: int | None = None) -> WorkerStatus:
-    """Run ``worker`` with its endpoints; SIGTERM/SIGINT drain and stop it."""
-    from axis.worker.http import create_app, serve
+    """Run ``worker`` hosted with its endpoints; SIGTERM/SIGINT drain and stop it."""
+    from axis.worker.host import HostOptions, host
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.request_stop)
-    REGISTRY.register(worker.metrics.registry)
-    server = await serve(create_app(worker, alive=lambda: not worker.failed), port)
+    REGISTRY.register(worker.metrics.registry)  # its gauges join the process's /metrics
     try:
-        return await worker.run()
+        result = await host(worker, HostOptions(port=port))
     finally:
-        await server.stop()
         REGISTRY.unregister(worker.metrics.registry)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    log.info("worker_exit", stopped_by=result.stopped_by, wall_s=round(result.wall_s, 3))
+    return result.status
 
 
 def trade(config: Path, port: int | None = None) -> WorkerStatus:
