@@ -78,9 +78,13 @@ class CountingJournal:
     def __init__(self, inner: OrderJournal, metrics: WorkerMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
+        # When the first order since the mark was stored, i.e. handed to the venue next.
+        self.first_stored_at: float | None = None
 
     def write_ahead(self, order: Order) -> None:
         self.inner.write_ahead(order)
+        if self.first_stored_at is None:
+            self.first_stored_at = time.perf_counter()
         self.metrics.orders_total.labels(state="stored").inc()
 
     def record(self, order: Order) -> None:
@@ -302,10 +306,16 @@ class Worker:
             await asyncio.sleep(0)
 
     def on_bar(self, bar: ClosedBar) -> Decision:
+        """Trade one closed bar. The decision latency runs from the bar's arrival to the first
+        order of the bar stored and handed to the venue (risk checks included)."""
+        self.journal.first_stored_at = None
+        started = time.perf_counter()
         decision = self.trader.on_closed_bar(bar)
-        if decision.orders:
-            self.metrics.decision_latency.observe(decision.latency_s)
-            self._latencies.append(decision.latency_s * 1000)
+        handed = self.journal.first_stored_at
+        if handed is not None:
+            latency = handed - started
+            self.metrics.decision_latency.observe(latency)
+            self._latencies.append(latency * 1000)
             self._last_decision_ms = bar.timestamp + self.trader.grid.timeframe_ms
         if self.drain is DrainState.DRAINING:
             self._drain_step()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from axis.data import Bars
 from axis.domain.enums import OrderSide, OrderType, TimeInForce
@@ -24,6 +24,12 @@ from axis.store.types import to_decimal
 
 #: Portfolio snapshots of a worker carry this user id: the book is the strategy's, not a user's.
 WORKER_BOOK_USER = 0
+
+
+def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def order_from_row(row: OrderRow) -> Order:
@@ -62,6 +68,12 @@ class WorkerStore:
     """The worker's database: one :class:`Database`, one long-lived session for the journal."""
 
     def __init__(self, database: Database, *, exchange: str, prefix: str) -> None:
+        if database.dialect == "sqlite":
+            # WAL with synchronous=NORMAL: a commit survives the process being killed (what the
+            # write-ahead guards against) without an fsync per order; only an OS crash or power
+            # loss can drop the last commits. PostgreSQL keeps its own settings.
+            event.listen(database.engine, "connect", _sqlite_normal_sync)
+            database.engine.dispose()  # connections opened before this get the setting too
         self.database = database
         self.prefix = prefix
         self._session = database.sessions()
