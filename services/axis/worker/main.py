@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,6 +22,9 @@ from axis.config.settings import load_settings
 from axis.config.specs import DataSource, StrategyMode, TradingStrategySpec, load_spec
 from axis.observability.logging import get_logger
 from axis.observability.metrics import REGISTRY
+from axis.store.db import Database
+from axis.store.trading import SqlOrderJournal
+from axis.store.venues import VenueEventRecorder
 from axis.venues.base import BarFeed, LiveVenue
 from axis.worker.build import WorkerOptions, build_worker
 from axis.worker.clocks import WallTimer
@@ -53,8 +56,21 @@ def parse_gateways(raw: str | None, connectors: list[str]) -> dict[str, str]:
     return {name: table[name] for name in names}
 
 
-def connect_venue(spec: TradingStrategySpec, gateways: dict[str, str]) -> LiveVenue:
-    """One GatewayVenue per connector; a FailoverVenue over them when there are several."""
+def failover_prefix(now_s: int) -> str:
+    """Client order id prefix of the failover's own (mirror/flatten) orders: one per process
+    start, so its sequence restarting at 1 never repeats an id of an earlier run."""
+    digits, value = "", now_s
+    while value:
+        value, rest = divmod(value, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return f"fo{digits}"[:12]
+
+
+def connect_venue(
+    spec: TradingStrategySpec, gateways: dict[str, str], options: WorkerOptions
+) -> LiveVenue:
+    """One GatewayVenue per connector; a FailoverVenue over them when there are several, its
+    transitions stored (``venue_events``) and its own orders journaled before they are sent."""
     try:
         from axis.venues.gateway import GatewayVenue
     except ImportError as exc:
@@ -67,7 +83,16 @@ def connect_venue(spec: TradingStrategySpec, gateways: dict[str, str]) -> LiveVe
         from axis.venues.failover import FailoverVenue
     except ImportError as exc:
         raise ConfigError(f"failover between connectors is not available ({exc})") from None
-    failover: LiveVenue = FailoverVenue(venues, spec.failover)
+    database = Database(options.database_url)
+    database.upgrade()
+    journal = SqlOrderJournal(database.sessions(), exchange="failover", commit_each=True)
+    failover: LiveVenue = FailoverVenue(
+        venues,
+        spec.failover,
+        recorder=VenueEventRecorder(database, options.name),
+        journal=journal,
+        order_prefix=failover_prefix(int(time.time())),
+    )
     return failover
 
 
@@ -84,7 +109,8 @@ async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> W
     if not needs_exchange:
         return build_worker(spec, options)
     clock = WallTimer()
-    venue = connect_venue(spec, parse_gateways(os.environ.get(GATEWAYS_ENV), spec.connectors))
+    gateways = parse_gateways(os.environ.get(GATEWAYS_ENV), spec.connectors)
+    venue = connect_venue(spec, gateways, options)
     feed = live_feed(venue, spec, clock)
     if spec.mode is StrategyMode.PAPER:
         return build_worker(spec, options, feed=feed, clock=clock)
@@ -95,21 +121,16 @@ async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> W
 
 
 async def serve_worker(worker: Worker, port: int | None = None) -> WorkerStatus:
-    """Run ``worker`` with its endpoints; SIGTERM/SIGINT drain and stop it."""
-    from axis.worker.http import create_app, serve
+    """Run ``worker`` hosted with its endpoints; SIGTERM/SIGINT drain and stop it."""
+    from axis.worker.host import HostOptions, host
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.request_stop)
-    REGISTRY.register(worker.metrics.registry)
-    server = await serve(create_app(worker), port)
+    REGISTRY.register(worker.metrics.registry)  # its gauges join the process's /metrics
     try:
-        return await worker.run()
+        result = await host(worker, HostOptions(port=port))
     finally:
-        await server.stop()
         REGISTRY.unregister(worker.metrics.registry)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    log.info("worker_exit", stopped_by=result.stopped_by, wall_s=round(result.wall_s, 3))
+    return result.status
 
 
 def trade(config: Path, port: int | None = None) -> WorkerStatus:

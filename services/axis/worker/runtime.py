@@ -78,9 +78,13 @@ class CountingJournal:
     def __init__(self, inner: OrderJournal, metrics: WorkerMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
+        # When the first order since the mark was stored, i.e. handed to the venue next.
+        self.first_stored_at: float | None = None
 
     def write_ahead(self, order: Order) -> None:
         self.inner.write_ahead(order)
+        if self.first_stored_at is None:
+            self.first_stored_at = time.perf_counter()
         self.metrics.orders_total.labels(state="stored").inc()
 
     def record(self, order: Order) -> None:
@@ -170,6 +174,7 @@ class Worker:
         self.grace_s = grace_s
         self.book = EngineBook(self.engine, journal)
         self.phase = WorkerPhase.STARTING
+        self.failed = False  # the process loop died of an error (``/healthz`` turns 503)
         self.drain = DrainState.IDLE
         self._flatten = False
         self._stop = asyncio.Event()
@@ -179,6 +184,8 @@ class Worker:
         self._last_decision_ms: int | None = None
         self._stored_through = -1  # last grid index written to market_data
         self._decisions_seen = 0  # risk decisions already counted in the metrics
+        self._funding_through = -1  # last grid index whose funding was stored
+        self._cancels_sent: set[str] = set()
         self._regime: str | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.day_start_equity = self.engine.portfolio.initial_balance
@@ -251,9 +258,20 @@ class Worker:
                 if task not in done:
                     task.cancel()
             await asyncio.gather(feed_task, stop_task, return_exceptions=True)
-            if feed_task in done and feed_task.exception() is not None:
-                raise feed_task.exception()  # type: ignore[misc]
+            failure = feed_task.exception() if feed_task in done else None
+            if failure is not None:
+                # Trading cannot go on (a broken feed, a strategy error): say so, keep the
+                # protective orders, persist what there is, and let the process fail.
+                self.failed = True
+                raise_alert(
+                    "worker_failed",
+                    f"{type(failure).__name__}: {failure}",
+                    strategy=self.strategy,
+                )
+                self.request_drain(flatten=False)
             await self._shutdown()
+            if failure is not None:
+                raise failure
         finally:
             remove_sink(self._on_alert)
         return self.status()
@@ -288,10 +306,16 @@ class Worker:
             await asyncio.sleep(0)
 
     def on_bar(self, bar: ClosedBar) -> Decision:
+        """Trade one closed bar. The decision latency runs from the bar's arrival to the first
+        order of the bar stored and handed to the venue (risk checks included)."""
+        self.journal.first_stored_at = None
+        started = time.perf_counter()
         decision = self.trader.on_closed_bar(bar)
-        if decision.orders:
-            self.metrics.decision_latency.observe(decision.latency_s)
-            self._latencies.append(decision.latency_s * 1000)
+        handed = self.journal.first_stored_at
+        if handed is not None:
+            latency = handed - started
+            self.metrics.decision_latency.observe(latency)
+            self._latencies.append(latency * 1000)
             self._last_decision_ms = bar.timestamp + self.trader.grid.timeframe_ms
         if self.drain is DrainState.DRAINING:
             self._drain_step()
@@ -324,7 +348,7 @@ class Worker:
         oms = self.engine.oms
         for order in list(oms.open.values()):
             if not order.reduce_only:
-                oms.cancel(order.client_order_id)
+                self._cancel_once(order.client_order_id)
         flat = self.engine.position().is_flat
         if self._flatten and not flat:
             closing = any(o.reduce_only and not o.is_stop for o in oms.open.values())
@@ -333,11 +357,17 @@ class Worker:
             return
         if self._flatten:  # flat: protective orders have nothing left to protect
             for order in list(oms.open.values()):
-                oms.cancel(order.client_order_id)
+                self._cancel_once(order.client_order_id)
         if not any(not o.reduce_only for o in oms.open.values()):
             if self.drain is DrainState.DRAINING:
                 log.info("drain_done", strategy=self.strategy, flat=flat)
             self.drain = DrainState.DONE
+
+    def _cancel_once(self, client_order_id: str) -> None:
+        """A live venue confirms a cancel later: ask once, not on every drain step."""
+        if client_order_id not in self._cancels_sent:
+            self._cancels_sent.add(client_order_id)
+            self.engine.oms.cancel(client_order_id)
 
     # -- trading state ------------------------------------------------------------------------
     def _set_state(self, state: TradingState, reason: str | None) -> None:
@@ -405,13 +435,36 @@ class Worker:
         return specs
 
     async def market_data_job(self, due_ms: int) -> None:
-        """Store the bars closed since the last run (the seed's market_data table)."""
+        """Store the bars closed since the last run and the funding rates (the seed's
+        market_data and funding_rate_history tables)."""
         last = self.trader.index
-        if last <= self._stored_through:
-            return
-        window = self.trader._window(self._stored_through + 1, last + 1)
-        self.store.save_bars(self.exchange, window)
-        self._stored_through = last
+        if last > self._stored_through:
+            window = self.trader._window(self._stored_through + 1, last + 1)
+            self.store.save_bars(self.exchange, window)
+            self._stored_through = last
+        rates = self._settled_funding() + await self._venue_funding()
+        if rates:
+            self.store.save_funding(self.exchange, self.engine.symbol, rates)
+
+    def _settled_funding(self) -> list[tuple[int, float, float]]:
+        """Paper: the rates the simulated exchange settled since the last run."""
+        venue = self.engine.venue
+        settled = [
+            (int(venue.ts[i]), rate, float(venue.mo[i]))
+            for i, rate in venue.funding.items()
+            if self._funding_through < i <= self.trader.index
+        ]
+        self._funding_through = max(self._funding_through, self.trader.index)
+        return settled
+
+    async def _venue_funding(self) -> list[tuple[int, float, float]]:
+        """Live: the venue's current funding rate, where it publishes one."""
+        fetch = getattr(self.live, "fetch_funding_rate", None)
+        if fetch is None or not self.engine.instrument.is_perpetual:
+            return []
+        rate = await fetch(self.engine.symbol)
+        mark = rate.mark_price or self.engine.reference_price()
+        return [(int(rate.timestamp), float(rate.rate), float(mark))]
 
     async def position_monitor_job(self, due_ms: int) -> None:
         """Live: the exchange's positions (liquidation price, mark) through the monitor."""

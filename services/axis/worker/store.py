@@ -10,20 +10,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from axis.data import Bars
 from axis.domain.enums import OrderSide, OrderType, TimeInForce
 from axis.domain.orders import Order, OrderStatus
 from axis.store.db import Database
+from axis.store.models import FundingRate, PortfolioSnapshot, RegimeHistory
 from axis.store.models import Order as OrderRow
-from axis.store.models import PortfolioSnapshot, RegimeHistory
-from axis.store.records import MarketDataRepository, RegimeRepository
+from axis.store.records import FundingRepository, MarketDataRepository, RegimeRepository
 from axis.store.trading import OPEN_ORDER_STATES, SqlOrderJournal
 from axis.store.types import to_decimal
 
 #: Portfolio snapshots of a worker carry this user id: the book is the strategy's, not a user's.
 WORKER_BOOK_USER = 0
+
+
+def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def order_from_row(row: OrderRow) -> Order:
@@ -62,6 +68,12 @@ class WorkerStore:
     """The worker's database: one :class:`Database`, one long-lived session for the journal."""
 
     def __init__(self, database: Database, *, exchange: str, prefix: str) -> None:
+        if database.dialect == "sqlite":
+            # WAL with synchronous=NORMAL: a commit survives the process being killed (what the
+            # write-ahead guards against) without an fsync per order; only an OS crash or power
+            # loss can drop the last commits. PostgreSQL keeps its own settings.
+            event.listen(database.engine, "connect", _sqlite_normal_sync)
+            database.engine.dispose()  # connections opened before this get the setting too
         self.database = database
         self.prefix = prefix
         self._session = database.sessions()
@@ -150,6 +162,27 @@ class WorkerStore:
     def regimes(self) -> list[RegimeHistory]:
         with self.database.sessions() as session:
             return list(session.scalars(select(RegimeHistory).order_by(RegimeHistory.timestamp)))
+
+    def save_funding(
+        self, exchange: str, symbol: str, rates: list[tuple[int, float, float]]
+    ) -> int:
+        """Funding rates as (settlement time ms, rate, mark price)."""
+        rows = [
+            FundingRate(
+                time=datetime.fromtimestamp(at / 1000, UTC),
+                exchange=exchange,
+                symbol=symbol,
+                funding_rate=to_decimal(rate),
+                mark_price=to_decimal(mark),
+            )
+            for at, rate, mark in rates
+        ]
+        with self.database.session() as session:
+            return FundingRepository(session).upsert(rows)
+
+    def funding(self) -> list[FundingRate]:
+        with self.database.sessions() as session:
+            return list(session.scalars(select(FundingRate).order_by(FundingRate.time)))
 
     def save_bars(self, exchange: str, bars: Bars) -> int:
         with self.database.session() as session:

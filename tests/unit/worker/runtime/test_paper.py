@@ -106,6 +106,19 @@ def test_jobs_ran_at_the_seed_cadences_and_stored_their_records(replay: Worker) 
     with replay.store.database.sessions() as session:
         stored = session.scalar(select(func.count()).select_from(MarketData))
     assert stored == len(bars) - 1 or stored == len(bars)  # the last bar may close after the job
+    # Every funding settlement of the replay, at its time, with the rate the series gave.
+    funding = prepare_spec(paper_spec()).market.funding
+    assert funding is not None
+    # Stored at the open of the bar it settled on (the series' times carry a few ms of jitter).
+    bar_of = {
+        t // 300_000 * 300_000: r for t, r in zip(funding.timestamp, funding.rate, strict=True)
+    }
+    rates = {int(t): float(r) for t, r in bar_of.items()}
+    stored_rates = replay.store.funding()
+    assert len(stored_rates) == len(replay.engine.venue.funding) > 0
+    for row in stored_rates:
+        at = int(row.time.timestamp() * 1000)
+        assert float(row.funding_rate) == pytest.approx(rates[at])
 
 
 def test_metrics_follow_the_book(replay: Worker) -> None:
@@ -206,3 +219,23 @@ def test_a_restarted_paper_worker_closes_the_orders_its_exchange_lost(tmp_path: 
     journal = {o.client_order_id: o for o in second.store.all_orders()}
     assert all(not journal[cid].is_open for cid in open_ids)
     assert second.engine.oms.sequence == max(int(cid.rsplit("-", 1)[1]) for cid in journal)
+
+
+def test_a_feed_failure_alerts_stops_cleanly_and_is_raised(tmp_path: Path) -> None:
+    from axis.observability.alerts import add_sink, remove_sink
+
+    def broken(worker: Worker) -> None:
+        raise RuntimeError("feed connection lost")
+
+    alerts: list[str] = []
+
+    def sink(alert: object) -> None:
+        alerts.append(alert.kind)  # type: ignore[attr-defined]
+
+    add_sink(sink)
+    try:
+        with pytest.raises(RuntimeError, match="feed connection lost"):
+            _run_with_hook(tmp_path, lambda w: w.trader.index >= 50, broken)
+    finally:
+        remove_sink(sink)
+    assert alerts == ["worker_failed"]

@@ -16,7 +16,7 @@ Reports reach the listener on the event loop (``call_soon``), as a real venue's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from axis.domain.orders import Fill, Order, OrderStatus
 from axis.risk.limits import TradingState
 from axis.strategies import registry
 from axis.strategies.base import BarView, Strategy, StrategyParams
-from axis.venues.base import BalanceReport, PositionReport, VenueListener
+from axis.venues.base import BalanceReport, ClosedBar, PositionReport, VenueListener
 from axis.worker.build import WorkerOptions, build_worker, order_prefix
 from axis.worker.clocks import SteppedClock
 from axis.worker.feed import ReplayFeed
@@ -429,3 +429,88 @@ def test_a_position_the_book_cannot_explain_halts(tmp_path: Path, buy_once: type
         assert worker.status().to_json()["tradingState"] == "halted"
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+def test_live_drain_cancels_entries_and_keeps_or_clears_the_stop(
+    flatten: bool, tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    exchange = FakeExchange()
+
+    async def scenario() -> None:
+        worker = live_worker(FakeLiveVenue(exchange), tmp_path / "w.db")
+        await worker._start()
+        for i in range(3):
+            worker.on_bar(bar_at(BARS, i))
+        await settle()
+        assert exchange.position == 1.0
+        engine = worker.engine
+        entry = engine.place_order(OrderSide.BUY, 1.0, type=OrderType.LIMIT, price=50_000.0)
+        stop = engine.place_order(
+            OrderSide.SELL,
+            1.0,
+            type=OrderType.STOP_MARKET,
+            trigger_price=55_000.0,
+            reduce_only=True,
+            tag="stop_loss",
+        )
+        await settle()
+        worker.request_drain(flatten=flatten)
+        for _ in range(3):
+            await settle()
+            worker._drain_step()
+        cancels = exchange.orders
+        assert cancels[entry.client_order_id].status is OrderStatus.CANCELLED
+        assert worker.drain.value == "done"
+        assert engine.trading_state is TradingState.REDUCING
+        if flatten:
+            assert exchange.position == 0.0
+            assert engine.position().is_flat
+            assert cancels[stop.client_order_id].status is OrderStatus.CANCELLED
+        else:
+            assert exchange.position == 1.0
+            assert cancels[stop.client_order_id].status is OrderStatus.SUBMITTED
+        assert sum(o.status is OrderStatus.CANCELLED for o in exchange.orders.values()) == (
+            2 if flatten else 1
+        )
+
+    asyncio.run(scenario())
+
+
+def test_paper_mode_on_a_live_feed_trades_on_the_simulated_exchange(
+    tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": BuyOnce.name,
+            "params": {"quantity": 0.1},  # 6,000 of notional on 10,000 of capital
+            "symbols": [SYMBOL],
+            "data": {"source": "live"},
+        }
+    )
+
+    async def feed() -> AsyncIterator[ClosedBar]:
+        for i in range(6):
+            yield bar_at(BARS, i)
+
+    class Feed:
+        def __aiter__(self) -> AsyncIterator[ClosedBar]:
+            return feed()
+
+    worker = build_worker(
+        spec,
+        WorkerOptions(name="paper-live", database_url=f"sqlite:///{tmp_path / 'w.db'}"),
+        feed=Feed(),
+        clock=SteppedClock(T0),
+        start_ms=T0 + STEP,
+    )
+    status = asyncio.run(worker.run())
+    assert status.mode == "paper"
+    assert status.bars_processed == 6
+    assert worker.engine.venue.name == "simulated"
+    # Bought at bar 2's close, filled at bar 3's open on the simulated exchange.
+    [(_, fill)] = worker.engine.fills
+    assert fill.quantity == 0.1
+    assert fill.timestamp == int(BARS.timestamp[3])
+    assert worker.store.all_orders()[0].status is OrderStatus.FILLED
+    assert worker.engine.position_qty() == 0.1

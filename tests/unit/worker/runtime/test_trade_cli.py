@@ -146,3 +146,35 @@ def test_a_worker_process_serves_its_endpoints_and_drains_on_sigterm(tmp_path: P
     assert final["phase"] == "Stopped"
     assert final["drain"] == "done"
     assert final["tradingState"] == "reducing"
+
+
+def test_connectors_become_gateway_venues_and_a_failover_group(tmp_path: Path) -> None:
+    from axis.config.specs import TradingStrategySpec
+    from axis.venues.failover import FailoverVenue
+    from axis.venues.gateway import GatewayVenue
+    from axis.worker.build import WorkerOptions
+    from axis.worker.main import connect_venue, failover_prefix, parse_gateways
+
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": "trend_futures",
+            "mode": "live",
+            "symbols": ["BTC/USDT:USDT"],
+            "connectors": ["binance-main", "bybit-main"],
+            "failover": "mirror",
+        }
+    )
+    table = '{"bybit-main": "http://bybit:8080", "binance-main": "http://binance:8080"}'
+    gateways = parse_gateways(table, spec.connectors)
+    assert list(gateways) == ["binance-main", "bybit-main"]  # the spec's failover order
+    options = WorkerOptions(name="fo-test", database_url=f"sqlite:///{tmp_path / 'w.db'}")
+    venue = connect_venue(spec, gateways, options)
+    assert isinstance(venue, FailoverVenue)
+    assert venue.policy.value == "mirror"
+    single = connect_venue(spec, {"binance-main": "http://binance:8080"}, options)
+    assert isinstance(single, GatewayVenue)
+    assert single.name == "binance-main"
+    assert single.base_url == "http://binance:8080"
+    # One prefix per start; with the venue name and sequence it fits the 36-character ids.
+    assert failover_prefix(1_733_300_000) != failover_prefix(1_733_300_001)
+    assert len(failover_prefix(2**40)) <= 12
