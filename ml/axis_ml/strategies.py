@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
+from axis.data import Bars
 from axis.domain.enums import MarketType
 from axis.strategies.base import BarView, Strategy, StrategyParams
 from axis_ml.envs.core import position_features, resolve_target
@@ -30,6 +31,22 @@ if TYPE_CHECKING:
 
 #: Closed bars a worker computes a decision's features over.
 FEATURE_HISTORY = 2_048
+
+
+def closed_span(bars: Bars, index: int) -> tuple[int, int]:
+    """The bars ``[first, end)`` a model-driven strategy computes its inputs over once bar
+    ``index`` has closed. A backtest knows every bar from the start: all of them, once (the
+    inputs are causal, so row ``i`` reads only bars up to ``i``). A worker's series is a grid
+    whose later bars are still NaN: the closed bars only, the last :data:`FEATURE_HISTORY` of
+    them (every feature forgets its start well within that)."""
+    if len(bars) and np.isfinite(bars.close[-1]):
+        return 0, len(bars)
+    return max(0, index + 1 - FEATURE_HISTORY), index + 1
+
+
+def span_bars(bars: Bars, first: int, end: int) -> Bars:
+    """Bars ``[first, end)`` of ``bars`` (views)."""
+    return bars.between(int(bars.timestamp[first]), int(bars.timestamp[end - 1]) + 1)
 
 
 def model_uri(model: str, alias: str) -> str:
@@ -103,22 +120,13 @@ class RlPolicy(ModelStrategy):
         self._peak = self.equity
 
     def _refresh_features(self, index: int) -> None:
-        """Features of the bars up to ``index``, which has just closed. A backtest knows every
-        bar from the start: one computation over all of them. A worker's series is a grid
-        whose later bars are still NaN: the features are computed over the closed bars only,
-        the last :data:`FEATURE_HISTORY` of them (every feature is causal and forgets its
-        start well within that)."""
-        bars = self.data
-        if len(bars) and np.isfinite(bars.close[-1]):
-            first, end = 0, len(bars)
-        else:
-            first, end = max(0, index + 1 - FEATURE_HISTORY), index + 1
-        closed = bars.between(int(bars.timestamp[first]), int(bars.timestamp[end - 1]) + 1)
+        """Features of the bars up to ``index``, which has just closed (:func:`closed_span`)."""
+        first, end = closed_span(self.data, index)
         rates = np.zeros(end - first)
         for bar, rate in getattr(self.engine.venue, "funding", {}).items():
             if first <= bar < end:
                 rates[bar - first] = rate
-        self._features = compute_features(closed, rates)
+        self._features = compute_features(span_bars(self.data, first, end), rates)
         self._features_from, self._features_to = first, end
 
     def observation(self, index: int) -> np.ndarray | None:
@@ -218,6 +226,7 @@ class MlForecast(ModelStrategy):
         self._window = 1
         self._probability = np.zeros(0)
         self._volatility = np.zeros(0)
+        self._known = 0  # bars [0, known) have their forecast and volatility
         self._target_per_bar = 0.0
         self._last_target = math.nan
         self.decisions = 0
@@ -234,28 +243,31 @@ class MlForecast(ModelStrategy):
         self._target_per_bar = per_bar_volatility(
             self.params.target_volatility, self.data.timeframe
         )
-        self._refresh()
 
-    def _refresh(self) -> None:
-        """Forecasts for every bar not yet forecast (all of them at the start; the new ones
-        when a live feed has grown), in one request each."""
+    def _refresh(self, index: int) -> None:
+        """Forecasts and volatility for every bar up to ``index`` not yet forecast (every
+        bar at once in a backtest; in a worker the closed bars only, see
+        :func:`closed_span`), the forecasts in one request."""
         from axis_ml.features import WARMUP
         from axis_ml.models.forecast import feature_windows
 
         bars = self.data
-        done = len(self._probability)
-        first = max(done, WARMUP + self._window - 1)
-        probability = np.full(len(bars), np.nan)
-        probability[:done] = self._probability
-        if first < len(bars):
-            features = compute_features(bars)
-            rows = feature_windows(features, np.arange(first, len(bars)), self._window)
-            probability[first:] = self.client().forecast_batch(self._uri(self.params.model), rows)
-        self._probability = probability
-        # The GARCH recursion over the whole history is microseconds per bar.
-        self._volatility = self.client().volatility(
-            self._uri(self.params.volatility_model), bars.close
+        if len(self._probability) != len(bars):
+            self._probability = np.full(len(bars), np.nan)
+            self._volatility = np.full(len(bars), np.nan)
+        first, end = closed_span(bars, index)
+        closed = span_bars(bars, first, end)
+        start = max(self._known, WARMUP + self._window - 1)
+        if start < end:
+            features = compute_features(closed)
+            rows = feature_windows(features, np.arange(start - first, end - first), self._window)
+            uri = self._uri(self.params.model)
+            self._probability[start:end] = self.client().forecast_batch(uri, rows)
+        # The GARCH recursion over the whole span is microseconds per bar.
+        self._volatility[first:end] = self.client().volatility(
+            self._uri(self.params.volatility_model), closed.close
         )
+        self._known = end
 
     def target_for(self, probability: float, volatility: float) -> float:
         """The target exposure for one forecast, or NaN when a model gave no answer."""
@@ -284,8 +296,8 @@ class MlForecast(ModelStrategy):
         index = bar.index
         if index < WARMUP + self._window - 1:
             return
-        if index >= len(self._probability):
-            self._refresh()
+        if index >= self._known:
+            self._refresh(index)
         target = self.target_for(float(self._probability[index]), float(self._volatility[index]))
         self.decisions += 1
         if target != target:

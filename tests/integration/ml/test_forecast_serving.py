@@ -160,6 +160,55 @@ def test_ml_forecast_backtests_the_same_in_process_and_through_serve(
     assert local["metrics"] == remote["metrics"]
 
 
+def test_paper_worker_trades_ml_forecast_through_serve_like_the_backtest(
+    trained: dict[str, str], served: str, tmp_path: Path
+) -> None:
+    """A paper worker replaying bundled bars with ml_forecast, its forecasts from Ray Serve,
+    fills what the backtest of the same spec fills (its bars arrive one at a time: the
+    forecasts are made from the closed bars only)."""
+    import asyncio
+
+    from axis.backtest.runner import run_event
+    from axis.config.specs import TradingStrategySpec
+    from axis.data.loader import write_bars
+    from axis.worker.build import WorkerOptions, build_worker, prepare_spec
+
+    bars = sample_bars("BTC/USDT", "5m")
+    data = write_bars(
+        bars.between(None, int(bars.timestamp[600])), tmp_path / "BTC_USDT-5m-candles.csv.gz"
+    )
+    params = {"model": trained["lightgbm"], "volatility_model": VOLATILITY, "threshold": 0.51}
+
+    def spec(extra: dict[str, object]) -> TradingStrategySpec:
+        return TradingStrategySpec.model_validate(
+            {
+                "strategy": "ml_forecast",
+                "symbols": ["BTC/USDT"],
+                "leverage": 2,
+                "params": params | extra,
+                "data": {"source": "replay", "path": str(data)},
+            }
+        )
+
+    from axis_ml.serving import FALLBACKS
+
+    fallbacks = sum(FALLBACKS.values())
+    served_spec = spec({"serve_url": served, "timeout_ms": 30000})
+    worker = build_worker(
+        served_spec, WorkerOptions(name="fc-paper", database_url=f"sqlite:///{tmp_path}/w.db")
+    )
+    asyncio.run(worker.run())
+    paper = [
+        (f.timestamp, f.side.sign, f.quantity, f.price, f.fee, o.tag)
+        for o, f in worker.engine.fills
+    ]
+    assert worker.engine.strategy.client().serve_url == served  # type: ignore[attr-defined]
+    assert sum(FALLBACKS.values()) == fallbacks  # Serve answered every request
+    backtest = run_event(prepare_spec(spec({})))
+    assert len(backtest.fills) > 0
+    assert paper == backtest.fills
+
+
 def test_unreachable_forecaster_holds_and_counts() -> None:
     from axis_ml.serving import FALLBACKS, ModelClient
 
