@@ -584,3 +584,42 @@ def test_a_failover_group_reports_each_venue_and_a_mirror_resets_the_book(
         assert len(secondary.orders) == 1
 
     asyncio.run(scenario())
+
+
+def test_a_worker_on_live_data_starts_warm_from_history(
+    tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": BuyOnce.name,
+            "params": {"quantity": 0.1},
+            "symbols": [SYMBOL],
+            "data": {"source": "live"},
+        }
+    )
+    history = [bar_at(BARS, i) for i in range(4)]
+
+    class Feed:
+        def __aiter__(self) -> AsyncIterator[ClosedBar]:
+            async def bars() -> AsyncIterator[ClosedBar]:
+                for i in range(4, 7):
+                    yield bar_at(BARS, i)
+
+            return bars()
+
+    worker = build_worker(
+        spec,
+        WorkerOptions(name="warm", database_url=f"sqlite:///{tmp_path / 'w.db'}"),
+        feed=Feed(),
+        clock=SteppedClock(T0),
+        start_ms=T0 + 5 * STEP,
+        history=history,
+    )
+    assert worker.trader.grid.timestamp[0] == T0  # the grid starts with the history
+    assert worker.trader.index == 3
+    status = asyncio.run(worker.run())
+    assert status.bars_processed == 7
+    # The first traded bar (4) decides at once; its order fills at bar 5's open.
+    [(order, fill)] = worker.engine.fills
+    assert order.created_at == int(BARS.timestamp[4])
+    assert fill.timestamp == int(BARS.timestamp[5])
