@@ -15,6 +15,7 @@ spec see the same bars and rules.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from axis.engine.engine import Engine
 from axis.engine.oms import OrderJournal, OrderManager
 from axis.store.db import Database
 from axis.strategies import Strategy
-from axis.venues.base import BarFeed, LiveVenue
+from axis.venues.base import BarFeed, ClosedBar, LiveVenue
 from axis.venues.simulated import SimulatedVenue, SimulationSettings
 from axis.worker.clocks import AcceleratedClock, SteppedClock, TimerClock, WallTimer
 from axis.worker.feed import ReplayFeed
@@ -99,7 +100,10 @@ def build_worker(
     registry: CollectorRegistry | None = None,
     start_ms: int | None = None,
     instrument: Instrument | None = None,
+    history: Sequence[ClosedBar] = (),
 ) -> Worker:
+    """``history``: closed bars from before now (live data) that warm the strategy up; the
+    grid then starts at the first of them and trading at the bar after the last."""
     if len(spec.symbols) != 1:
         raise ConfigError("symbols: a worker trades one symbol for now; run one per symbol")
     if spec.mode is StrategyMode.LIVE:
@@ -133,8 +137,9 @@ def build_worker(
         clock = clock or WallTimer()
         first = start_ms if start_ms is not None else clock.now_ms()
         step = timeframe_to_ms(spec.timeframe)
-        # The grid starts at the bar open now: the first closed bar the feed hands over.
-        start = first // step * step - step
+        # The grid starts at the first history bar, else at the bar open now: the first
+        # closed bar the feed hands over.
+        start = history[0].timestamp if history else first // step * step - step
         grid = live_grid(instrument.symbol, spec.timeframe, start, LIVE_GRID_CAPACITY)
     database = Database(options.database_url)
     database.upgrade()
@@ -181,6 +186,8 @@ def build_worker(
         return engine
 
     trader = BarTrader(grid, build_engine, signal_window=options.signal_window)
+    if history:
+        trader.preload(history)
     return Worker(
         strategy=options.name,
         mode=spec.mode.value,

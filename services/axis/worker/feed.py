@@ -79,6 +79,7 @@ class PollingBarFeed:
         *,
         settle_ms: int = 2_000,
         retry_s: float = 5.0,
+        after_ms: int | None = None,
     ) -> None:
         self.source = source
         self.symbol = symbol
@@ -86,7 +87,8 @@ class PollingBarFeed:
         self.clock = clock
         self.settle_ms = settle_ms  # exchanges publish a closed candle a moment after its close
         self.retry_s = retry_s
-        self.last_open_ms: int | None = None
+        # The last bar handed out (or preloaded): the next poll asks for the bars after it.
+        self.last_open_ms: int | None = after_ms
 
     async def __aiter__(self) -> AsyncIterator[ClosedBar]:
         step = timeframe_to_ms(self.timeframe)

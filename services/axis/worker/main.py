@@ -20,12 +20,13 @@ from typing import Any, cast
 from axis.config import ConfigError
 from axis.config.settings import load_settings
 from axis.config.specs import DataSource, StrategyMode, TradingStrategySpec, load_spec
+from axis.data.bars import timeframe_to_ms
 from axis.observability.logging import get_logger
 from axis.observability.metrics import REGISTRY
 from axis.store.db import Database
 from axis.store.trading import SqlOrderJournal
 from axis.store.venues import VenueEventRecorder
-from axis.venues.base import BarFeed, LiveVenue
+from axis.venues.base import ClosedBar, LiveVenue
 from axis.worker.build import WorkerOptions, build_worker
 from axis.worker.clocks import WallTimer
 from axis.worker.feed import OhlcvSource, PollingBarFeed
@@ -35,6 +36,8 @@ from axis.worker.status import WorkerStatus
 log = get_logger("axis.worker.main")
 
 GATEWAYS_ENV = "AXIS_GATEWAYS"
+#: Closed bars read at start to warm a live strategy up (one request on every exchange).
+WARMUP_BARS = 1_000
 
 
 def parse_gateways(raw: str | None, connectors: list[str]) -> dict[str, str]:
@@ -75,7 +78,10 @@ def connect_venue(
         from axis.venues.gateway import GatewayVenue
     except ImportError as exc:
         raise ConfigError(f"live venues are not available in this build ({exc})") from None
-    venues: list[Any] = [GatewayVenue(url, name=name) for name, url in gateways.items()]
+    token = os.environ.get("AXIS_GATEWAY_TOKEN") or None  # when the gateways require one
+    venues: list[Any] = [
+        GatewayVenue(url, name=name, token=token) for name, url in gateways.items()
+    ]
     if len(venues) == 1:
         venue: LiveVenue = venues[0]
         return venue
@@ -96,11 +102,25 @@ def connect_venue(
     return failover
 
 
-def live_feed(venue: LiveVenue, spec: TradingStrategySpec, clock: WallTimer) -> BarFeed:
+def candle_source(venue: LiveVenue) -> OhlcvSource:
     if not callable(getattr(venue, "fetch_ohlcv", None)):
         raise ConfigError(f"venue {venue.name!r} serves no candles; data.source live needs them")
-    source = cast(OhlcvSource, venue)  # checked just above: it lists candles
-    return PollingBarFeed(source, spec.symbols[0], spec.timeframe, clock)
+    return cast(OhlcvSource, venue)  # checked just above: it lists candles
+
+
+async def fetch_history(
+    source: OhlcvSource, spec: TradingStrategySpec, clock: WallTimer
+) -> list[ClosedBar]:
+    """The last closed bars before now, to warm the strategy up (none if the venue cannot
+    say: the strategy then warms up on the bars it trades)."""
+    now = clock.now_ms()
+    since = now - WARMUP_BARS * timeframe_to_ms(spec.timeframe)
+    try:
+        bars = await source.fetch_ohlcv(spec.symbols[0], spec.timeframe, since, WARMUP_BARS, now)
+    except Exception as exc:  # the venue's errors: start cold rather than not at all
+        log.warning("history_unavailable", symbol=spec.symbols[0], error=str(exc))
+        return []
+    return sorted(bars, key=lambda b: b.timestamp)
 
 
 async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> Worker:
@@ -111,12 +131,21 @@ async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> W
     clock = WallTimer()
     gateways = parse_gateways(os.environ.get(GATEWAYS_ENV), spec.connectors)
     venue = connect_venue(spec, gateways, options)
-    feed = live_feed(venue, spec, clock)
+    source = candle_source(venue)
+    history = await fetch_history(source, spec, clock)
+    after = history[-1].timestamp if history else None
+    feed = PollingBarFeed(source, spec.symbols[0], spec.timeframe, clock, after_ms=after)
     if spec.mode is StrategyMode.PAPER:
-        return build_worker(spec, options, feed=feed, clock=clock)
+        return build_worker(spec, options, feed=feed, clock=clock, history=history)
     instrument = await venue.instrument(spec.symbols[0])
     return build_worker(
-        spec, options, live_venue=venue, feed=feed, clock=clock, instrument=instrument
+        spec,
+        options,
+        live_venue=venue,
+        feed=feed,
+        clock=clock,
+        instrument=instrument,
+        history=history,
     )
 
 

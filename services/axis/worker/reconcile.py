@@ -140,8 +140,11 @@ async def reconcile(
             report.adopted.append(cid)
     if at_start:
         _adopt_positions(positions.get(symbol), book, symbol, position_tolerance, report)
-    elif not any(o.status is OrderStatus.NEW for o in book.open_orders().values()):
-        # Orders still in flight would make the comparison race their fills: next time.
+    elif getattr(venue, "accepting_risk", True) and not any(
+        o.status is OrderStatus.NEW for o in book.open_orders().values()
+    ):
+        # Orders still in flight would make the comparison race their fills, and a failover
+        # in progress moves the position between venues: compare next time.
         positions = {p.symbol: p for p in await venue.fetch_positions()}
         _compare_positions(
             positions.get(symbol), venue.name, book, symbol, position_tolerance, report

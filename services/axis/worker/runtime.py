@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import time as dt_time
+from typing import Any
 
 import numpy as np
 
@@ -186,6 +187,7 @@ class Worker:
         self._decisions_seen = 0  # risk decisions already counted in the metrics
         self._funding_through = -1  # last grid index whose funding was stored
         self._cancels_sent: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._regime: str | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.day_start_equity = self.engine.portfolio.initial_balance
@@ -278,6 +280,9 @@ class Worker:
 
     async def _start(self) -> None:
         if self.live is not None:
+            subscribe = getattr(self.live, "on_failover", None)
+            if callable(subscribe):
+                subscribe(self._on_failover)
             await self.live.connect(_LiveListener(self))
             settle = self.engine.instrument.settle
             for balance in await self.live.fetch_balances():
@@ -402,6 +407,24 @@ class Worker:
             self._set_state(report.state, reason=f"reconciliation: {reason}")
         if self.bridge is not None:
             self._refresh_liquidation_price()
+
+    def _on_failover(self, event: Any) -> None:
+        """A FailoverVenue moved the exposure to another venue (``mirrored``/``moved``): that
+        venue's position is now the book's, explained by the failover (its fills may have
+        reached the book too)."""
+        if str(event.outcome) in ("mirrored", "moved"):
+            task = asyncio.get_running_loop().create_task(self._adopt_venue_position())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _adopt_venue_position(self) -> None:
+        assert self.live is not None
+        symbol = self.engine.symbol
+        reports = {p.symbol: p for p in await self.live.fetch_positions()}
+        report = reports.get(symbol) or PositionReport(symbol, 0.0, 0.0, 0.0, "isolated")
+        self.book.adopt_position(report)
+        log.info("failover_position_adopted", symbol=symbol, quantity=report.quantity)
+        self._refresh_liquidation_price(report.liquidation_price)
 
     def _refresh_liquidation_price(self, reported: float | None = None) -> None:
         """The exchange's liquidation price when it reported one, else the book's estimate."""
@@ -560,6 +583,9 @@ class Worker:
         )
 
     def _venue_views(self) -> tuple[VenueView, ...]:
+        health = getattr(self.live, "venue_health", None)
+        if callable(health):  # a failover group: each venue in failover order
+            return tuple(VenueView(str(v["name"]), bool(v["healthy"])) for v in health())
         if self.live is not None:
             return (VenueView(self.live.name, self.live.healthy()),)
         return (VenueView(self.engine.venue.name, True),)

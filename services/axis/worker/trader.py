@@ -12,7 +12,7 @@ signal strategy's target at bar ``i`` is computed from the bars up to ``i`` only
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +135,30 @@ class BarTrader:
         before = len(self.engine.oms.orders)
         self._advance(i)
         return Decision(i, self._timer() - started, len(self.engine.oms.orders) - before)
+
+    def preload(self, history: Sequence[ClosedBar]) -> int:
+        """Write closed bars from before the worker started into the grid without trading
+        them: the strategy's indicators start warm, and the first bar traded is the next one.
+        Returns how many bars were placed."""
+        placed = 0
+        for bar in history:
+            i = self.slot(bar.timestamp)
+            if i <= self.index:
+                raise FeedError(f"history bar at {bar.timestamp} is out of order")
+            self._write(i, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            for gap in range(self.index + 1, i):  # a hole in the history: flat at the last close
+                last = float(self.grid.close[gap - 1]) if gap > 0 else bar.open
+                self._write(gap, last, last, last, last, 0.0)
+            self.index = i
+            placed += 1
+        venue = self.engine.venue
+        if placed and isinstance(venue, SimulatedVenue):
+            # Funding due on the preloaded bars was before this worker: skip past it.
+            due = venue._funding_bars
+            while venue._funding_pos < len(due) and due[venue._funding_pos] <= self.index:
+                venue._funding_pos += 1
+            venue._refresh_guards()
+        return placed
 
     def finish(self) -> None:
         self.engine.end()

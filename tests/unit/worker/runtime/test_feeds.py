@@ -103,3 +103,52 @@ def test_replay_feed_paces_bars_by_their_close() -> None:
     assert [b.timestamp for b in got] == bars.timestamp[1:].tolist()
     assert [b.close for b in got] == close[1:].tolist()
     assert clock.sleeps == [int(t) + STEP for t in bars.timestamp[1:]]
+
+
+def test_polling_feed_after_a_preloaded_history_hands_out_the_next_bar_first() -> None:
+    clock = JumpClock(T0 + 12 * STEP + 1_000)  # bars 0..11 closed; 0..9 were preloaded
+    exchange = Exchange()
+    exchange.calls.append(None)  # the failing second call is not this test's concern
+    exchange.calls.append(None)
+    feed = PollingBarFeed(exchange, SYMBOL, "5m", clock, after_ms=T0 + 9 * STEP)
+
+    async def first() -> ClosedBar:
+        async for closed in feed:
+            return closed
+        raise AssertionError("no bar")
+
+    assert asyncio.run(first()).timestamp == T0 + 10 * STEP
+
+
+def test_history_for_the_warm_up_is_sorted_and_a_failure_starts_cold() -> None:
+    from axis.config.specs import TradingStrategySpec
+    from axis.worker.main import WARMUP_BARS, fetch_history
+
+    spec = TradingStrategySpec.model_validate(
+        {"strategy": "trend_futures", "mode": "paper", "symbols": [SYMBOL]}
+    )
+
+    class Source:
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+            self.asked: tuple[int | None, int | None] | None = None
+
+        async def fetch_ohlcv(
+            self,
+            symbol: str,
+            timeframe: str,
+            since_ms: int | None = None,
+            limit: int | None = None,
+            closed_before_ms: int | None = None,
+        ) -> list[ClosedBar]:
+            self.asked = (since_ms, limit)
+            if self.fail:
+                raise ConnectionError("down")
+            return [bar(3), bar(1), bar(2)]
+
+    clock = JumpClock(T0 + 4 * STEP)
+    ok = Source(fail=False)
+    got = asyncio.run(fetch_history(ok, spec, clock))  # type: ignore[arg-type]
+    assert [b.timestamp for b in got] == [T0 + STEP, T0 + 2 * STEP, T0 + 3 * STEP]
+    assert ok.asked == (T0 + 4 * STEP - WARMUP_BARS * STEP, WARMUP_BARS)
+    assert asyncio.run(fetch_history(Source(fail=True), spec, clock)) == []  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from axis.config.specs import TradingStrategySpec
+from axis.config.specs import FailoverPolicy, TradingStrategySpec
 from axis.data import Bars
 from axis.domain.catalog import instrument_for
 from axis.domain.enums import LiquiditySide, OrderSide, OrderType
@@ -34,6 +34,7 @@ from axis.risk.limits import TradingState
 from axis.strategies import registry
 from axis.strategies.base import BarView, Strategy, StrategyParams
 from axis.venues.base import BalanceReport, ClosedBar, PositionReport, VenueListener
+from axis.venues.failover import FailoverVenue
 from axis.worker.build import WorkerOptions, build_worker, order_prefix
 from axis.worker.clocks import SteppedClock
 from axis.worker.feed import ReplayFeed
@@ -120,9 +121,13 @@ class FakeExchange:
 class FakeLiveVenue:
     name = "fakex"
 
-    def __init__(self, exchange: FakeExchange, crash: str | None = None) -> None:
+    def __init__(
+        self, exchange: FakeExchange, crash: str | None = None, name: str = "fakex"
+    ) -> None:
+        self.name = name
         self.exchange = exchange
         self.crash = crash
+        self.down = False  # unreachable: every query fails
         self.listener: VenueListener | None = None
         self.connected = False
 
@@ -176,12 +181,16 @@ class FakeLiveVenue:
         return [replace(o) for o in self.open_orders()]
 
     async def fetch_positions(self) -> list[PositionReport]:
+        if self.down:
+            raise ConnectionError(f"{self.name} unreachable")
         ex = self.exchange
         if ex.position == 0:
             return []
         return [PositionReport(SYMBOL, ex.position, ex.entry, 2.0, "isolated", None, 0.0, ex.price)]
 
     async def fetch_balances(self) -> list[BalanceReport]:
+        if self.down:
+            raise ConnectionError(f"{self.name} unreachable")
         total = self.exchange.balance
         return [BalanceReport("USDT", total, total, 0.0)]
 
@@ -195,7 +204,7 @@ class FakeLiveVenue:
         return None
 
     def healthy(self) -> bool:
-        return self.connected
+        return self.connected and not self.down
 
 
 def synthetic_bars(n: int, start: int = T0, price: float = 60_000.0) -> Bars:
@@ -514,3 +523,103 @@ def test_paper_mode_on_a_live_feed_trades_on_the_simulated_exchange(
     assert fill.timestamp == int(BARS.timestamp[3])
     assert worker.store.all_orders()[0].status is OrderStatus.FILLED
     assert worker.engine.position_qty() == 0.1
+
+
+def test_a_failover_group_reports_each_venue_and_a_mirror_resets_the_book(
+    tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    primary, secondary = FakeExchange(), FakeExchange()
+    a = FakeLiveVenue(primary, name="venue-a")
+    b = FakeLiveVenue(secondary, name="venue-b")
+    group = FailoverVenue(
+        [a, b], FailoverPolicy.MIRROR, heartbeat_s=None, flat_polls=1, flat_poll_delay_s=0.0
+    )
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": BuyOnce.name,
+            "mode": "live",
+            "symbols": [SYMBOL],
+            "connectors": ["venue-a", "venue-b"],
+            "failover": "mirror",
+            "leverage": 2,
+        }
+    )
+
+    async def scenario() -> None:
+        worker = build_worker(
+            spec,
+            WorkerOptions(name="fo-worker", database_url=f"sqlite:///{tmp_path / 'w.db'}"),
+            live_venue=group,
+            feed=ReplayFeed(BARS),
+            clock=SteppedClock(T0),
+            start_ms=T0 + STEP,
+            instrument=instrument_for(SYMBOL),
+        )
+        await worker._start()
+        for i in range(3):
+            worker.on_bar(bar_at(BARS, i))
+            await settle()
+        assert primary.position == 1.0
+        venues = [(v.name, v.healthy) for v in worker.status().venues]
+        assert venues == [("venue-a", True), ("venue-b", True)]
+        # venue-a becomes unreachable: the group mirrors the exposure onto venue-b.
+        a.down = True
+        group.breaker("venue-a").trip("test outage")
+        await group.check()
+        for _ in range(10):
+            await settle()
+        assert secondary.position == 1.0
+        assert worker.engine.position_qty() == 1.0  # the book holds one position, not two
+        assert [(v.name, v.healthy) for v in worker.status().venues] == [
+            ("venue-a", False),
+            ("venue-b", True),
+        ]
+        await worker.reconcile_job(T0)
+        assert worker.engine.trading_state is TradingState.ACTIVE
+        # The strategy, holding its position, sends nothing more to either venue.
+        for i in range(3, 6):
+            worker.on_bar(bar_at(BARS, i))
+            await settle()
+        assert len(primary.orders) == 1
+        assert len(secondary.orders) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_on_live_data_starts_warm_from_history(
+    tmp_path: Path, buy_once: type[BuyOnce]
+) -> None:
+    spec = TradingStrategySpec.model_validate(
+        {
+            "strategy": BuyOnce.name,
+            "params": {"quantity": 0.1},
+            "symbols": [SYMBOL],
+            "data": {"source": "live"},
+        }
+    )
+    history = [bar_at(BARS, i) for i in range(4)]
+
+    class Feed:
+        def __aiter__(self) -> AsyncIterator[ClosedBar]:
+            async def bars() -> AsyncIterator[ClosedBar]:
+                for i in range(4, 7):
+                    yield bar_at(BARS, i)
+
+            return bars()
+
+    worker = build_worker(
+        spec,
+        WorkerOptions(name="warm", database_url=f"sqlite:///{tmp_path / 'w.db'}"),
+        feed=Feed(),
+        clock=SteppedClock(T0),
+        start_ms=T0 + 5 * STEP,
+        history=history,
+    )
+    assert worker.trader.grid.timestamp[0] == T0  # the grid starts with the history
+    assert worker.trader.index == 3
+    status = asyncio.run(worker.run())
+    assert status.bars_processed == 7
+    # The first traded bar (4) decides at once; its order fills at bar 5's open.
+    [(order, fill)] = worker.engine.fills
+    assert order.created_at == int(BARS.timestamp[4])
+    assert fill.timestamp == int(BARS.timestamp[5])

@@ -39,7 +39,7 @@ def bar(i: int, close: float = 100.0) -> ClosedBar:
     return ClosedBar(SYMBOL, "5m", T0 + i * STEP, close, close + 1, close - 1, close, 10.0)
 
 
-def trader(strategy: Strategy, window: int = 5_000) -> BarTrader:
+def trader(strategy: Strategy, window: int = 5_000, capacity: int = 64) -> BarTrader:
     def build(grid: Bars) -> Engine:
         return Engine(
             strategy,
@@ -50,7 +50,7 @@ def trader(strategy: Strategy, window: int = 5_000) -> BarTrader:
             limits=RiskLimits(),
         )
 
-    return BarTrader(live_grid(SYMBOL, "5m", T0, 64), build, signal_window=window)
+    return BarTrader(live_grid(SYMBOL, "5m", T0, capacity), build, signal_window=window)
 
 
 def test_bars_land_on_their_slots_and_a_gap_is_filled_flat() -> None:
@@ -92,3 +92,28 @@ def test_signals_see_the_bars_up_to_now_and_at_most_the_window() -> None:
 def test_the_signal_window_needs_two_bars() -> None:
     with pytest.raises(ValueError, match="at least two bars"):
         trader(Watcher(), window=1)
+
+
+def test_preloaded_history_warms_the_signals_without_trading() -> None:
+    strategy = Watcher()
+    t = trader(strategy)
+    assert t.preload([bar(i, 100.0 + i) for i in range(5)]) == 5
+    assert t.index == 4
+    assert strategy.windows == []  # nothing decided on history
+    assert t.engine.oms.orders == {}
+    t.on_closed_bar(bar(5, 105.0))
+    assert strategy.windows == [(6, T0 + 5 * STEP)]  # the first decision sees the history
+    with pytest.raises(FeedError, match="out of order"):
+        t.preload([bar(3)])
+
+
+def test_preloaded_funding_is_not_settled_again() -> None:
+    """A paper worker on live data: the funding times inside the preloaded history belong to
+    the past; the next one settles on its own bar."""
+    t = trader(Watcher(), capacity=300)  # 25 hours of 5m bars: funding at 0h, 8h, 16h, 24h
+    venue = t.engine.venue
+    assert venue._funding_bars[:2] == [0, 96]
+    first_funding = venue._funding_bars[0]
+    t.preload([bar(i) for i in range(first_funding + 2)])
+    assert venue._funding_pos == 1
+    assert venue.next_index == venue._funding_bars[1]
