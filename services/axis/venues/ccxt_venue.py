@@ -428,12 +428,17 @@ class CcxtVenue:
             return known
         return order_from_ccxt(raw, client_order_id)
 
+    def _is_trigger(self, client_order_id: str) -> bool:
+        known = self.orders.get(client_order_id)
+        return known is not None and known.is_stop
+
     async def _find(self, symbol: str, client_order_id: str) -> JsonDict | None:
         venue_id = self._venue_id(client_order_id)
+        trigger = self._is_trigger(client_order_id)
         attempt = 0
         while True:
             try:
-                return await self.profile.find_order(self.exchange, symbol, venue_id)
+                return await self.profile.find_order(self.exchange, symbol, venue_id, trigger)
             except Exception as exc:
                 error = self._classify(exc)
                 if isinstance(error, OrderNotFound):
@@ -540,7 +545,10 @@ class CcxtVenue:
         for attempt in range(self.resolve_attempts):
             try:
                 raw = await self.profile.find_order(
-                    self.exchange, order.symbol, self._venue_id(order.client_order_id)
+                    self.exchange,
+                    order.symbol,
+                    self._venue_id(order.client_order_id),
+                    order.is_stop,
                 )
             except Exception as exc:
                 error = self._classify(exc)
@@ -574,12 +582,12 @@ class CcxtVenue:
         """Cancel at the exchange and apply the outcome; an order that is already gone is
         looked up so a fill that beat the cancel is not lost."""
         venue_id = self._venue_id(order.client_order_id)
-        params = self.profile.lookup_params(venue_id)
         exchange_id = order.exchange_order_id or None
+        params = self.profile.order_lookup(venue_id, order.is_stop)
+        if exchange_id:  # the exchange's id finds it; only the trigger flag still matters
+            params = {"trigger": True} if order.is_stop else {}
         try:
-            raw = await self._call(
-                "cancel_order", exchange_id, order.symbol, {} if exchange_id else params
-            )
+            raw = await self._call("cancel_order", exchange_id, order.symbol, params)
         except OrderNotFound:
             found = await self._find(order.symbol, order.client_order_id)
             if found is not None:
