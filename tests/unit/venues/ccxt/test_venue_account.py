@@ -288,22 +288,6 @@ async def test_order_polling_queries_working_orders_by_client_id(
     assert listener.updates == []  # the fill itself tells the listener (as SimulatedVenue)
 
 
-@pytest.mark.parametrize(
-    ("fee", "expected"),
-    [
-        ({"cost": 0.5, "currency": "USDT"}, 0.5),
-        ({"cost": 0.001, "currency": "LTC"}, 0.05),  # base-currency fee at the fill price 50
-        ({"cost": 0.01, "currency": "BNB"}, 0.0),
-        (None, 0.0),
-    ],
-)
-def test_fees_are_kept_in_the_quote_currency(fee: dict[str, Any] | None, expected: float) -> None:
-    from axis.venues.ccxt_venue import fee_in_quote
-
-    assert fee_in_quote(fee, "LTC/USDT", 50.0) == pytest.approx(expected)
-    assert fee_in_quote(fee, "LTC/USDT:USDT", 50.0) == pytest.approx(expected)
-
-
 @pytest.mark.parametrize("exchange_id", ["binance"])
 async def test_finished_orders_are_not_kept_forever(
     venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch
