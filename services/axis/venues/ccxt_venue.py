@@ -854,7 +854,9 @@ def _order_type(raw: JsonDict) -> OrderType:
     ):
         return OrderType.TAKE_PROFIT
     if triggered or any(t in kind for t in _STOP_TYPES):
-        return OrderType.STOP_LIMIT if "limit" in kind else OrderType.STOP_MARKET
+        # Binance's plain "STOP" is its stop-limit: a priced stop that is not a market one.
+        priced = raw.get("price") is not None and "market" not in kind
+        return OrderType.STOP_LIMIT if "limit" in kind or priced else OrderType.STOP_MARKET
     return OrderType.LIMIT if "limit" in kind else OrderType.MARKET
 
 

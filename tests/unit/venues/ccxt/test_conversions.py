@@ -43,7 +43,7 @@ ORDER = {"id": "9", "symbol": "BTC/USDT:USDT", "side": "sell", "amount": 2.0, "t
         ({"type": "limit", "price": 100.0}, OrderType.LIMIT, 100.0, None),
         ({"type": "market"}, OrderType.MARKET, None, None),
         ({"type": "stop_market", "triggerPrice": 90.0}, OrderType.STOP_MARKET, None, 90.0),
-        ({"type": "STOP", "price": 89.0, "triggerPrice": 90.0}, OrderType.STOP_MARKET, None, 90.0),
+        ({"type": "STOP", "price": 89.0, "triggerPrice": 90.0}, OrderType.STOP_LIMIT, 89.0, 90.0),
         (
             {"type": "stop_limit", "price": 89.0, "stopPrice": 90.0},
             OrderType.STOP_LIMIT,
