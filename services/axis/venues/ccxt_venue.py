@@ -21,6 +21,7 @@ import hashlib
 import logging
 import math
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,6 +69,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DUST = 1e-12
+# Finished orders the venue keeps for late reports (a fill after a cancel, a repeated stream
+# update); older ones are dropped so a long-running gateway does not grow without bound.
+_RETAINED_FINISHED = 2000
 # Above this many consecutive failed calls the venue reports itself unhealthy.
 _UNHEALTHY_AFTER = 3
 
@@ -142,6 +146,7 @@ class CcxtVenue:
         self._margin_modes: dict[str, MarginMode] = {}
         self._leverage: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._finished: deque[str] = deque()
         self._failures = 0
         self._closed = False
         self.last_error: str | None = None
@@ -428,12 +433,17 @@ class CcxtVenue:
             return known
         return order_from_ccxt(raw, client_order_id)
 
+    def _is_trigger(self, client_order_id: str) -> bool:
+        known = self.orders.get(client_order_id)
+        return known is not None and known.is_stop
+
     async def _find(self, symbol: str, client_order_id: str) -> JsonDict | None:
         venue_id = self._venue_id(client_order_id)
+        trigger = self._is_trigger(client_order_id)
         attempt = 0
         while True:
             try:
-                return await self.profile.find_order(self.exchange, symbol, venue_id)
+                return await self.profile.find_order(self.exchange, symbol, venue_id, trigger)
             except Exception as exc:
                 error = self._classify(exc)
                 if isinstance(error, OrderNotFound):
@@ -540,7 +550,10 @@ class CcxtVenue:
         for attempt in range(self.resolve_attempts):
             try:
                 raw = await self.profile.find_order(
-                    self.exchange, order.symbol, self._venue_id(order.client_order_id)
+                    self.exchange,
+                    order.symbol,
+                    self._venue_id(order.client_order_id),
+                    order.is_stop,
                 )
             except Exception as exc:
                 error = self._classify(exc)
@@ -574,12 +587,12 @@ class CcxtVenue:
         """Cancel at the exchange and apply the outcome; an order that is already gone is
         looked up so a fill that beat the cancel is not lost."""
         venue_id = self._venue_id(order.client_order_id)
-        params = self.profile.lookup_params(venue_id)
         exchange_id = order.exchange_order_id or None
+        params = self.profile.order_lookup(venue_id, order.is_stop)
+        if exchange_id:  # the exchange's id finds it; only the trigger flag still matters
+            params = {"trigger": True} if order.is_stop else {}
         try:
-            raw = await self._call(
-                "cancel_order", exchange_id, order.symbol, {} if exchange_id else params
-            )
+            raw = await self._call("cancel_order", exchange_id, order.symbol, params)
         except OrderNotFound:
             found = await self._find(order.symbol, order.client_order_id)
             if found is not None:
@@ -599,6 +612,7 @@ class CcxtVenue:
         if order.status in (OrderStatus.NEW, OrderStatus.SUBMITTED):
             order.reject(reason)
             self._emit_update(order)
+            self._retire_if_done(order)
 
     def apply_exchange_order(self, raw: JsonDict, order: Order | None = None) -> Order | None:
         """Bring our order up to the exchange's view of it and tell the listener what changed
@@ -608,6 +622,7 @@ class CcxtVenue:
             order = self.orders.get(our_id) if our_id else None
             if order is None:
                 return None
+        was_open = order.is_open
         if raw.get("id"):
             order.exchange_order_id = str(raw["id"])
         status = raw.get("status")
@@ -630,7 +645,21 @@ class CcxtVenue:
                 self._emit_update(order)
         except OrderStateError as error:
             log.error("exchange state of %s not applicable: %s", order.client_order_id, error)
+        if was_open:
+            self._retire_if_done(order)
         return order
+
+    def _retire_if_done(self, order: Order) -> None:
+        """Count an order that just finished towards the retained history."""
+        if order.is_open or order.client_order_id in self.in_flight:
+            return
+        self._finished.append(order.client_order_id)
+        while len(self._finished) > _RETAINED_FINISHED:
+            dropped = self._finished.popleft()
+            finished = self.orders.get(dropped)
+            if finished is not None and not finished.is_open:
+                del self.orders[dropped]
+                self._by_venue_id.pop(self.profile.encode_client_id(dropped), None)
 
     def _apply_fills(self, order: Order, raw: JsonDict) -> None:
         filled = _float(raw.get("filled"))
@@ -641,7 +670,7 @@ class CcxtVenue:
         price = (average * filled - order.avg_fill_price * order.filled_qty) / delta
         if not price > 0:
             price = average
-        fee = max(_float((raw.get("fee") or {}).get("cost")) - order.fees, 0.0)
+        fee = max(fee_in_quote(raw.get("fee"), order.symbol, average) - order.fees, 0.0)
         try:
             order.apply_fill(delta, price, fee)
         except OrderStateError as error:
@@ -664,6 +693,24 @@ class CcxtVenue:
 
 
 # -- conversions (pure) ------------------------------------------------------------------------
+
+
+def fee_in_quote(fee: JsonDict | None, symbol: str, price: float) -> float:
+    """A ccxt fee in the symbol's quote (settle) currency, as our Fill keeps it: a fee charged
+    in the base currency (spot buys) is converted at the fill price. A fee in a third currency
+    (a BNB discount) cannot be converted without its price and counts as 0 here."""
+    if not fee:
+        return 0.0
+    cost = _float(fee.get("cost"))
+    currency = fee.get("currency")
+    base, _, rest = symbol.partition("/")
+    quote, _, settle = rest.partition(":")
+    if currency in (None, quote, settle or quote):
+        return cost
+    if currency == base:
+        return cost * price
+    log.debug("fee of %s %s on %s not in its quote currency", cost, currency, symbol)
+    return 0.0
 
 
 def account_label(exchange: Any) -> str:
@@ -807,7 +854,9 @@ def _order_type(raw: JsonDict) -> OrderType:
     ):
         return OrderType.TAKE_PROFIT
     if triggered or any(t in kind for t in _STOP_TYPES):
-        return OrderType.STOP_LIMIT if "limit" in kind else OrderType.STOP_MARKET
+        # Binance's plain "STOP" is its stop-limit: a priced stop that is not a market one.
+        priced = raw.get("price") is not None and "market" not in kind
+        return OrderType.STOP_LIMIT if "limit" in kind or priced else OrderType.STOP_MARKET
     return OrderType.LIMIT if "limit" in kind else OrderType.MARKET
 
 
@@ -871,7 +920,7 @@ def fill_from_ccxt(raw: JsonDict, client_ids: dict[str, str]) -> Fill:
         side=OrderSide(raw["side"]),
         quantity=_float(raw.get("amount")),
         price=_float(raw.get("price")),
-        fee=_float((raw.get("fee") or {}).get("cost")),
+        fee=fee_in_quote(raw.get("fee"), raw["symbol"], _float(raw.get("price"))),
         liquidity=liquidity,
         timestamp=int(raw.get("timestamp") or 0),
         trade_id=str(raw.get("id") or ""),

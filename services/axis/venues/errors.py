@@ -101,6 +101,10 @@ class ExchangeFailure(VenueError):
 
 
 _REDUCE_ONLY = re.compile(r"reduce[-_ ]?only", re.IGNORECASE)
+# ccxt maps few exchanges' duplicate-client-id codes to DuplicateOrderId; the messages say it
+# (binance -4116 "ClientOrderId is duplicated", okx 51016 "Duplicated clOrdId", bybit
+# "OrderLinkedID is duplicate").
+_DUPLICATE = re.compile(r"duplicat", re.IGNORECASE)
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -126,7 +130,7 @@ def _rejection(exc: ccxt.BaseError) -> RejectKind:
         return RejectKind.POST_ONLY
     if isinstance(exc, ccxt.OrderNotFillable | ccxt.MarketClosed):
         return RejectKind.UNFILLABLE
-    if isinstance(exc, ccxt.DuplicateOrderId):
+    if isinstance(exc, ccxt.DuplicateOrderId) or _DUPLICATE.search(str(exc)):
         return RejectKind.DUPLICATE
     return RejectKind.INVALID_ORDER
 
@@ -159,6 +163,8 @@ def classify(exc: BaseException, headers: Mapping[str, str] | None = None) -> Ve
     if isinstance(exc, ccxt.ExchangeError):
         if _REDUCE_ONLY.search(message):  # some exchanges report it as a generic error
             return OrderRejected(message, RejectKind.REDUCE_ONLY)
+        if _DUPLICATE.search(message):
+            return OrderRejected(message, RejectKind.DUPLICATE)
         return ExchangeFailure(message)
     if isinstance(exc, ConnectionError | OSError):
         return VenueUnavailable(message)

@@ -43,9 +43,18 @@ class ExchangeProfile:
         """Params with which fetch_order / cancel_order find an order by client order id."""
         return {"clientOrderId": venue_client_id}
 
-    async def find_order(self, exchange: Any, symbol: str, venue_client_id: str) -> JsonDict:
+    def order_lookup(self, venue_client_id: str, trigger: bool) -> JsonDict:
+        """Lookup params, for a conditional (trigger) order on its own endpoints where the
+        exchange keeps them apart."""
+        params = self.lookup_params(venue_client_id)
+        return {**params, "trigger": True} if trigger else params
+
+    async def find_order(
+        self, exchange: Any, symbol: str, venue_client_id: str, trigger: bool = False
+    ) -> JsonDict:
         """The exchange's order with this client order id (ccxt raises OrderNotFound)."""
-        return await exchange.fetch_order(None, symbol, self.lookup_params(venue_client_id))
+        params = self.order_lookup(venue_client_id, trigger)
+        return await exchange.fetch_order(None, symbol, params)
 
     # -- account configuration ----------------------------------------------------------------
     def ccxt_options(self, market_type: MarketType) -> JsonDict:
@@ -134,9 +143,11 @@ class BybitProfile(ExchangeProfile):
     def lookup_params(self, venue_client_id: str) -> JsonDict:
         return {"orderLinkId": venue_client_id}
 
-    async def find_order(self, exchange: Any, symbol: str, venue_client_id: str) -> JsonDict:
+    async def find_order(
+        self, exchange: Any, symbol: str, venue_client_id: str, trigger: bool = False
+    ) -> JsonDict:
         # Bybit's order endpoints are split: working (and recent) orders, then history.
-        params = self.lookup_params(venue_client_id)
+        params = self.order_lookup(venue_client_id, trigger)
         for fetch in (exchange.fetch_open_orders, exchange.fetch_closed_orders):
             for order in await fetch(symbol, None, None, dict(params)):
                 # Bybit filtered by orderLinkId; some replies leave the field empty.

@@ -254,12 +254,16 @@ def recorded_exchange(exchange_id: str, options: dict[str, Any] | None = None) -
 
 
 def compare_request(
-    exchange_id: str, entry: dict[str, Any], request: Request, client_id_param: str
+    exchange_id: str,
+    entry: dict[str, Any],
+    request: Request,
+    client_id_param: str,
+    also_skip: frozenset[str] = frozenset(),
 ) -> None:
     """Assert a captured request matches the recorded one: same path, and the same query and
     body as key/value maps, ignoring skipKeys and our client order id field."""
     spec = load("request", exchange_id)
-    skip = set(spec.get("skipKeys") or []) | {client_id_param}
+    skip = set(spec.get("skipKeys") or []) | {client_id_param} | also_skip
     recorded = urlsplit(entry["url"])
     assert request.path == recorded.path, (request.url, entry["url"])
 

@@ -143,10 +143,13 @@ async def test_funding_rate_history(venue: CcxtVenue, recorded: RecordedExchange
 async def test_clock_skew_from_the_exchange_time(
     venue: CcxtVenue, recorded: RecordedExchange
 ) -> None:
-    server = recorded.exchange.milliseconds() + 250
-    recorded.http.serve({"serverTime": server})
-    skew = await venue.clock_skew_ms()
-    assert 200 <= skew <= 260
+    import itertools
+
+    # Local clock: 1000 ms when the request leaves, 1100 ms when the answer arrives.
+    ticks = itertools.chain([1000, 1100], itertools.repeat(1100))
+    recorded.exchange.milliseconds = lambda: next(ticks)
+    recorded.http.serve({"serverTime": 1300})
+    assert await venue.clock_skew_ms() == 250  # 1300 against the midpoint 1050
 
 
 @pytest.mark.parametrize("exchange_id", ["binance"])
@@ -283,3 +286,23 @@ async def test_order_polling_queries_working_orders_by_client_id(
     assert order.status is OrderStatus.FILLED
     assert [f.quantity for f in listener.fills] == [0.1]
     assert listener.updates == []  # the fill itself tells the listener (as SimulatedVenue)
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_finished_orders_are_not_kept_forever(
+    venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import axis.venues.ccxt_venue as module
+
+    monkeypatch.setattr(module, "_RETAINED_FINISHED", 3)
+    working = Order("axis-open", "LTC/USDT", OrderSide.BUY, OrderType.LIMIT, 1.0, price=50.0)
+    venue.orders[working.client_order_id] = working
+    venue.apply_exchange_order({"id": "0", "status": "open", "filled": 0}, working)
+    for i in range(6):
+        order = Order(f"axis-{i}", "LTC/USDT", OrderSide.BUY, OrderType.MARKET, 1.0)
+        venue.orders[order.client_order_id] = order
+        raw = {"id": str(i + 1), "status": "closed", "filled": 1.0, "average": 50.0}
+        venue.apply_exchange_order(raw, order)
+        venue.apply_exchange_order(raw, order)  # a repeated report changes nothing
+    assert sorted(venue.orders) == ["axis-3", "axis-4", "axis-5", "axis-open"]
+    assert venue.open_orders() == [working]

@@ -253,7 +253,8 @@ async def test_faults_past_the_retry_budget_surface_as_unavailable(
     with pytest.raises(VenueUnavailable):
         await venue.fetch_ticker("BTC/USDT")
     assert len(recorded.http.requests) == venue.retry.attempts
-    assert sleeps.delays == sorted(sleeps.delays) or len(sleeps.delays) == 2
+    assert len(sleeps.delays) == venue.retry.attempts - 1
+    assert all(0 < d <= venue.retry.max_delay for d in sleeps.delays)
     assert not venue.healthy()
 
 
@@ -382,3 +383,43 @@ async def test_exchange_refusals_reject_the_order_with_the_reason(
     assert listener.updates == [(CLIENT_ID, OrderStatus.REJECTED)]
     # A refusal is never retried.
     assert len([r for r in recorded.http.requests if r.method == "POST"]) == 1
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_duplicate_client_id_on_create_resolves_to_the_existing_order(
+    venue: CcxtVenue, recorded: RecordedExchange, listener: RecordingListener
+) -> None:
+    # A restarted worker re-sends an order the exchange already has under our id.
+    recorded.serve_recorded("fetchOrder")
+    recorded.http.then(Reply({"code": -4116, "msg": "ClientOrderId is duplicated."}, status=400))
+    order = _order("LTC/USDT", "market", "sell", 0.1)
+    await venue.place(order)
+    assert len([r for r in recorded.http.requests if r.method == "POST"]) == 1
+    assert order.status is OrderStatus.FILLED
+    assert [f.quantity for f in listener.fills] == [0.1]
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_stop_orders_carry_their_trigger(
+    venue: CcxtVenue, recorded: RecordedExchange
+) -> None:
+    args = ["LTC/USDT:USDT", "limit", "sell", 0.21, 50, {"stopLossPrice": 51}]
+    entry = request_entry("binance", "createOrder", args)
+    recorded.http.serve(Reply(None, status=599))
+    await venue.instrument("LTC/USDT:USDT")
+    recorded.http.requests.clear()
+    order = Order(
+        CLIENT_ID,
+        "LTC/USDT:USDT",
+        OrderSide.SELL,
+        OrderType.STOP_LIMIT,
+        0.21,
+        price=50.0,
+        trigger_price=51.0,
+    )
+    with contextlib.suppress(Exception):
+        await venue.place(order)
+    sent = recorded.http.requests[0]
+    # ccxt moves our id to the algo-order field: still ours, under the exchange's name for it.
+    compare_request("binance", entry, sent, "newClientOrderId", frozenset({"clientAlgoId"}))
+    assert _sent_field(sent, "clientAlgoId") == CLIENT_ID

@@ -185,7 +185,14 @@ async def test_my_trades_match_recorded(venue: CcxtVenue, recorded: RecordedExch
     assert [(f.trade_id, f.quantity, f.price) for f in fills] == [
         (t["id"], t["amount"], t["price"]) for t in parsed
     ]
-    assert [f.fee for f in fills] == [(t.get("fee") or {}).get("cost") or 0.0 for t in parsed]
+    # Fees in the quote currency: a fee the exchange took in the base is worth cost * price.
+    expected_fees = []
+    for t in parsed:
+        fee = t.get("fee") or {}
+        base = t["symbol"].split("/")[0]
+        rate = t["price"] if fee.get("currency") == base else 1.0
+        expected_fees.append((fee.get("cost") or 0.0) * rate)
+    assert [f.fee for f in fills] == pytest.approx(expected_fees)
 
 
 LOOKUP_FIELD = {"binance": "origClientOrderId", "okx": "clOrdId", "bybit": "orderLinkId"}
