@@ -66,6 +66,16 @@ from axis.venues.breaker import (
     CircuitBreaker,
     Clock,
 )
+from axis.venues.errors import (
+    BadSymbol,
+    NotSupported,
+    OrderNotFound,
+    OrderRejected,
+    PositionModeError,
+    VenueError,
+    VenueUnavailable,
+    classify,
+)
 
 log = get_logger("axis.venues.failover")
 
@@ -85,28 +95,21 @@ _OUTAGE_WORDS = (
 )
 _FLAT = 1e-12
 
-# Errors that are the request's fault, not the venue's: the venue error taxonomy's classes for
-# a refused order, an unknown order or symbol, an unsupported call. Matched by class name so
-# this module works with any LiveVenue, whether or not it raises the ccxt-backed taxonomy.
-_REQUEST_FAULTS = frozenset(
-    {"OrderRejected", "OrderNotFound", "BadSymbol", "NotSupported", "PositionModeError"}
-)
+# The request's fault, not the venue's: a refused order, an unknown order or symbol, an
+# unsupported call, a hedge-mode account. The venue answered; its breaker is not charged.
+_REQUEST_FAULTS = (OrderRejected, OrderNotFound, BadSymbol, NotSupported, PositionModeError)
 
 
 def counts_against_venue(error: BaseException) -> bool:
-    """Does this error say the venue is failing (network, timeout, 5xx, auth, anything
-    unknown), rather than that the request was wrong?"""
-    return not any(cls.__name__ in _REQUEST_FAULTS for cls in type(error).__mro__)
+    """Does this error say the venue is failing (unreachable, timing out, throttling us, keys
+    refused, anything unknown), rather than that the request was wrong?"""
+    return not isinstance(error, _REQUEST_FAULTS)
 
 
 def reject_is_outage(reason: str) -> bool:
     """Does an order's reject reason say the venue was unreachable (rather than the order bad)?"""
     text = reason.lower()
     return any(word in text for word in _OUTAGE_WORDS)
-
-
-class VenueUnavailable(RuntimeError):
-    """A call was refused because the venue's breaker is open (no venue answers)."""
 
 
 class FailoverOutcome(StrEnum):
@@ -383,7 +386,7 @@ class FailoverVenue:
         """Candles from the active venue (the prices trading happens at)."""
         source = getattr(self.active, "fetch_ohlcv", None)
         if source is None:
-            raise NotImplementedError(f"{self._active} serves no candles")
+            raise NotSupported(f"{self._active} serves no candles")
         call = source(symbol, timeframe, since_ms, limit, closed_before_ms)
         bars: list[ClosedBar] = await self._call(self._active, call)
         return bars
@@ -441,13 +444,16 @@ class FailoverVenue:
         try:
             result = await asyncio.wait_for(call, self.call_timeout_s)
         except Exception as exc:
-            if not counts_against_venue(exc):
+            error = _as_venue_error(name, exc)
+            if not counts_against_venue(error):
                 breaker.record_success(self._clock() - started)  # it answered: with a "no"
+            else:
+                self._score_failure(name, _describe(error), react=False)
+                if react:
+                    await self._react(name)
+            if error is exc:
                 raise
-            self._score_failure(name, _describe(exc), react=False)
-            if react:
-                await self._react(name)
-            raise
+            raise error from exc
         breaker.record_success(self._clock() - started)
         if react and not breaker.is_closed:
             await self._react(name)  # a slow answer opened it
@@ -787,6 +793,13 @@ class FailoverVenue:
             reason=transition.reason,
             policy=self.policy.value,
         )
+
+
+def _as_venue_error(venue: str, exc: BaseException) -> VenueError:
+    """The taxonomy's error for what a call raised (every venue raises only those)."""
+    if isinstance(exc, TimeoutError):  # our own deadline on the call
+        return VenueUnavailable(f"{venue}: no answer in time", timeout=True)
+    return classify(exc)
 
 
 def _describe(exc: BaseException) -> str:
