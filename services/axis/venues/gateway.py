@@ -89,10 +89,7 @@ class GatewayVenue:
     async def connect(self, listener: VenueListener) -> None:
         """Open the HTTP client and the event stream; returns once the stream is live."""
         self._listener = listener
-        # aiohttp rather than httpx: a fraction of the per-call overhead on the order path.
-        self._http = aiohttp.ClientSession(
-            headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
-        )
+        self._session()
         self._hello.clear()
         self._stream_task = asyncio.create_task(self._run_stream())
         hello = asyncio.create_task(self._hello.wait())
@@ -118,6 +115,16 @@ class GatewayVenue:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The HTTP session, opened on first use: queries work before ``connect`` (a worker
+        reads the instrument and candles before it starts listening)."""
+        if self._http is None or self._http.closed:
+            # aiohttp rather than httpx: a fraction of the per-call overhead on the order path.
+            self._http = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+            )
+        return self._http
 
     def healthy(self) -> bool:
         return self._stream_up and not self._failing
@@ -229,14 +236,13 @@ class GatewayVenue:
         """One venue call, tried up to ``attempts`` times on transport errors; a venue error
         is raised again as its own class."""
         attempts = self.attempts
-        if self._http is None:
-            raise GatewayUnavailable(method, "the venue is not connected", 503)
+        session = self._session()
         content = None if body is None else json.dumps(body)
         headers = {"content-type": "application/json"} if content is not None else None
         url = self.base_url + path
         for attempt in range(attempts):
             try:
-                async with self._http.request(
+                async with session.request(
                     verb, url, params=params, data=content, headers=headers
                 ) as response:
                     status, payload = response.status, await response.read()
@@ -298,11 +304,10 @@ class GatewayVenue:
 
     async def _run_stream(self) -> None:
         """Keep the stream open: reconnect with the cursor after any break."""
-        assert self._http is not None
         delay = self.backoff_s
         while True:
             try:
-                async with self._http.ws_connect(
+                async with self._session().ws_connect(
                     self._stream_url(), autoping=True, max_msg_size=0
                 ) as ws:
                     delay = self.backoff_s

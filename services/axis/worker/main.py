@@ -75,7 +75,10 @@ def connect_venue(
         from axis.venues.gateway import GatewayVenue
     except ImportError as exc:
         raise ConfigError(f"live venues are not available in this build ({exc})") from None
-    venues: list[Any] = [GatewayVenue(url, name=name) for name, url in gateways.items()]
+    token = os.environ.get("AXIS_GATEWAY_TOKEN") or None  # when the gateways require one
+    venues: list[Any] = [
+        GatewayVenue(url, name=name, token=token) for name, url in gateways.items()
+    ]
     if len(venues) == 1:
         venue: LiveVenue = venues[0]
         return venue
