@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import json
 import time
@@ -223,6 +224,9 @@ def create_gateway_app(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(connect_wait_s):
                 await gw.connected.wait()
+        # Markets, modules and the app are long-lived: keep them out of the collector's scans
+        # so a full collection does not stall an order in flight.
+        gc.freeze()
         try:
             yield
         finally:
