@@ -20,6 +20,7 @@ import gc
 import hmac
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -40,7 +41,8 @@ from axis.venues.base import LiveVenue
 log = get_logger("axis.gateway")
 
 JSON = "application/json"
-WS_UNAUTHORIZED = 4401  # application close code: the stream's 401
+WS_UNAUTHORIZED = 4401
+SUBMITTED_KEPT = 100_000  # application close code: the stream's 401
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -78,7 +80,9 @@ class Gateway:
         self.health = ExchangeHealth(
             exchange=exchange, connector=connector, source=health_source(venue)
         )
-        self.submitted: dict[str, Order] = {}
+        # Orders placed through this gateway, by client order id, oldest first: a repeated
+        # placement is answered from here. Bounded; far more than any worker has in flight.
+        self.submitted: OrderedDict[str, Order] = OrderedDict()
         self.connected = asyncio.Event()
 
     async def keep_connected(self, retry_s: float, probe_interval_s: float) -> None:
@@ -272,6 +276,8 @@ def create_gateway_app(
             if known is not None:  # a retry: the order is already at the venue
                 return gw.respond(wire.encode_order(known), 200)
             gw.submitted[order.client_order_id] = order
+            if len(gw.submitted) > SUBMITTED_KEPT:
+                gw.submitted.popitem(last=False)
             try:
                 venue.submit(order)
             except BaseException:

@@ -30,7 +30,7 @@ import aiohttp
 
 from axis.config.backtest import ConfigError
 from axis.domain.instrument import Instrument
-from axis.domain.orders import Fill, Order
+from axis.domain.orders import Fill, Order, OrderStatus
 from axis.gateway import wire
 from axis.gateway.faults import GatewayError, GatewayUnavailable, rebuild_error
 from axis.observability.logging import get_logger
@@ -103,7 +103,16 @@ class GatewayVenue:
             await self.close()
             raise GatewayUnavailable("stream", f"no event stream from {self.base_url}", 503)
 
+    async def drain(self) -> None:
+        """Wait until every placement and cancel started so far has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def close(self) -> None:
+        """Let placements and cancels in flight finish (a worker cancels its entry orders,
+        then closes), then stop the stream and the HTTP session."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.timeout_s)
         tasks = [*self._tasks, *([self._stream_task] if self._stream_task else [])]
         for task in tasks:
             task.cancel()
@@ -278,9 +287,10 @@ class GatewayVenue:
                 "order placement unconfirmed", client_order_id=order.client_order_id, error=str(exc)
             )
         except Exception as exc:  # the venue refused it: the strategy hears why
-            if order.status.value == "new":
+            if order.status is OrderStatus.NEW:
                 order.reject(str(exc))
                 self._deliver_update(order)
+                self._forget_if_done(order)
 
     async def _cancel(self, client_order_id: str) -> None:
         try:
@@ -351,10 +361,13 @@ class GatewayVenue:
         listener = self._listener
         assert listener is not None
         if kind == "order":
-            listener.on_order_update(self._local(event["order"]))
+            order = self._local(event["order"])
+            listener.on_order_update(order)
+            self._forget_if_done(order)
         elif kind == "fill":
             order = self._local(event["order"])
             listener.on_fill(order, wire.decode_fill(event["fill"]))
+            self._forget_if_done(order)
         elif kind == "funding":
             listener.on_funding(wire.decode_funding(event["funding"]))
         elif kind == "liquidation":
@@ -370,6 +383,12 @@ class GatewayVenue:
         else:
             wire.apply_order_state(order, data)
         return order
+
+    def _forget_if_done(self, order: Order) -> None:
+        """A finished order hears nothing more: stop tracking it (a long-running worker
+        would otherwise keep every order it ever placed)."""
+        if not order.is_open:
+            self._orders.pop(order.client_order_id, None)
 
     def _deliver_update(self, order: Order) -> None:
         if self._listener is not None:
@@ -389,6 +408,7 @@ class GatewayVenue:
             ):
                 wire.apply_order_state(order, wire.encode_order(remote))
                 self._deliver_update(order)
+                self._forget_if_done(order)
 
 
 def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenue]:

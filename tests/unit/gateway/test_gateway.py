@@ -351,3 +351,14 @@ async def test_a_gateway_whose_exchange_is_down_serves_not_ready_and_keeps_tryin
             while (await client.get("/readyz")).status_code != 200:
                 await asyncio.sleep(0.02)
         assert (await client.get("/v1/positions")).json() == []
+
+
+async def test_closing_lets_a_cancel_in_flight_reach_the_exchange(serve: Any) -> None:
+    h = await open_harness("gateway", serve)
+    resting = order("c-1", OrderType.LIMIT, 30_000.0)
+    h.venue.submit(resting)
+    await h.recorder.wait_for(1)
+    h.venue.cancel("c-1")  # a worker's shutdown: cancel entry orders, then close
+    await h.venue.close()
+    assert h.exchange.orders["c-1"].status is OrderStatus.CANCELLED
+    assert h.exchange.open_orders() == []
