@@ -32,7 +32,7 @@ from axis.config.backtest import ConfigError
 from axis.domain.instrument import Instrument
 from axis.domain.orders import Fill, Order, OrderStatus
 from axis.gateway import wire
-from axis.gateway.faults import GatewayError, GatewayUnavailable, rebuild_error
+from axis.gateway.faults import GatewayUnavailable, rebuild_error
 from axis.observability.logging import get_logger
 from axis.venues.base import (
     BalanceReport,
@@ -43,6 +43,7 @@ from axis.venues.base import (
     Ticker,
     VenueListener,
 )
+from axis.venues.errors import AuthenticationFailed
 
 log = get_logger("axis.venues.gateway")
 
@@ -101,7 +102,7 @@ class GatewayVenue:
             self._stream_task.result()
         if not self._hello.is_set():
             await self.close()
-            raise GatewayUnavailable("stream", f"no event stream from {self.base_url}", 503)
+            raise GatewayUnavailable(f"no event stream from the gateway at {self.base_url}")
 
     async def drain(self) -> None:
         """Wait until every placement and cancel started so far has been answered."""
@@ -260,7 +261,11 @@ class GatewayVenue:
                 if attempt + 1 >= attempts:
                     self._failing = True
                     self.last_error = f"{method}: {type(exc).__name__}"
-                    raise GatewayUnavailable(method, type(exc).__name__, 503) from None
+                    raise GatewayUnavailable(
+                        f"{method}: the gateway at {self.base_url} did not answer "
+                        f"({type(exc).__name__})",
+                        timeout=isinstance(exc, TimeoutError),
+                    ) from None
                 await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
         self._failing = False
         if status < 300:
@@ -288,7 +293,9 @@ class GatewayVenue:
             )
         except Exception as exc:  # the venue refused it: the strategy hears why
             if order.status is OrderStatus.NEW:
-                order.reject(str(exc))
+                # Worded as the exchange venue words it (a rejection's reason, else the error
+                # class and text), so failover can tell an outage from a bad order.
+                order.reject(getattr(exc, "reason", f"{type(exc).__name__}: {exc}"))
                 self._deliver_update(order)
                 self._forget_if_done(order)
 
@@ -326,7 +333,9 @@ class GatewayVenue:
                 self.last_error = "stream: connection closed"
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403):
-                    raise _refused() from None
+                    raise AuthenticationFailed(
+                        f"the gateway at {self.base_url} refused the token (AXIS_GATEWAY_TOKEN)"
+                    ) from None
                 self.last_error = f"stream: HTTP {exc.status}"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 self.last_error = f"stream: {type(exc).__name__}"
@@ -432,10 +441,6 @@ def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenu
 def _params(**values: str | int | None) -> dict[str, str | int]:
     """Query parameters without the unset ones."""
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _refused() -> GatewayError:
-    return GatewayError("unauthorized", "the gateway refused the token", 401)
 
 
 def _order_path(client_order_id: str) -> str:
