@@ -65,6 +65,7 @@ class GatewayVenue:
         attempts: int = 4,
         backoff_s: float = 0.1,
         reconnect_max_s: float = 5.0,
+        heartbeat_s: float = 10.0,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -72,6 +73,9 @@ class GatewayVenue:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.reconnect_max_s = reconnect_max_s
+        # Pings on the stream: a gateway gone without a goodbye (a partition, a killed node)
+        # is noticed within about two heartbeats, not at the TCP timeout.
+        self.heartbeat_s = heartbeat_s
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http: aiohttp.ClientSession | None = None
         self._listener: VenueListener | None = None
@@ -325,7 +329,7 @@ class GatewayVenue:
         while True:
             try:
                 async with self._session().ws_connect(
-                    self._stream_url(), autoping=True, max_msg_size=0
+                    self._stream_url(), autoping=True, heartbeat=self.heartbeat_s, max_msg_size=0
                 ) as ws:
                     delay = self.backoff_s
                     self._ws = ws
