@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -35,11 +37,13 @@ from axis.gateway.health import ExchangeHealth, health_source
 from axis.observability.logging import get_logger
 from axis.observability.metrics import render
 from axis.venues.base import LiveVenue
+from axis.venues.errors import NotSupported, VenueUnavailable
 
 log = get_logger("axis.gateway")
 
 JSON = "application/json"
 WS_UNAUTHORIZED = 4401  # application close code: the stream's 401
+SUBMITTED_KEPT = 100_000
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -65,19 +69,19 @@ class Gateway:
         exchange: str,
         token: str | None,
         scrub: Scrub,
-        probe_interval_s: float,
         window: int | None = None,
     ) -> None:
         self.venue = venue
         self.connector = connector
         self.token = token
         self.scrub = scrub
-        self.probe_interval_s = probe_interval_s
         self.events = EventLog(scrub, window) if window else EventLog(scrub)
         self.health = ExchangeHealth(
             exchange=exchange, connector=connector, source=health_source(venue)
         )
-        self.submitted: dict[str, Order] = {}
+        # Orders placed through this gateway, by client order id, oldest first: a repeated
+        # placement is answered from here. Bounded; far more than any worker has in flight.
+        self.submitted: OrderedDict[str, Order] = OrderedDict()
         self.connected = asyncio.Event()
 
     async def keep_connected(self, retry_s: float, probe_interval_s: float) -> None:
@@ -116,8 +120,6 @@ class Gateway:
         started = time.perf_counter()
         try:
             if not self.health.connected:
-                from axis.venues.errors import VenueUnavailable
-
                 raise VenueUnavailable("the gateway is not connected to the exchange yet")
             result = await run()
         except BadRequest as exc:
@@ -177,15 +179,13 @@ def _market_data(venue: object, method: str) -> Callable[..., Awaitable[Any]]:
     """A market-data method of the venue; NotSupported (the taxonomy's) when it has none."""
     call = getattr(venue, method, None)
     if not callable(call):
-        from axis.venues.errors import NotSupported
-
         raise NotSupported(f"this venue does not serve {method}")
     return cast(Callable[..., Awaitable[Any]], call)
 
 
-def _symbol(request: Request, required: bool = True) -> str | None:
+def _symbol(request: Request) -> str:
     symbol = request.query_params.get("symbol")
-    if required and not symbol:
+    if not symbol:
         raise BadRequest("symbol: query parameter required")
     return symbol
 
@@ -211,7 +211,6 @@ def create_gateway_app(
         exchange=exchange,
         token=token or None,
         scrub=scrub,
-        probe_interval_s=probe_interval_s,
         window=window,
     )
 
@@ -223,6 +222,9 @@ def create_gateway_app(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(connect_wait_s):
                 await gw.connected.wait()
+        # Markets, modules and the app are long-lived: keep them out of the collector's scans
+        # so a full collection does not stall an order in flight.
+        gc.freeze()
         try:
             yield
         finally:
@@ -268,6 +270,8 @@ def create_gateway_app(
             if known is not None:  # a retry: the order is already at the venue
                 return gw.respond(wire.encode_order(known), 200)
             gw.submitted[order.client_order_id] = order
+            if len(gw.submitted) > SUBMITTED_KEPT:
+                gw.submitted.popitem(last=False)
             try:
                 venue.submit(order)
             except BaseException:
@@ -289,7 +293,6 @@ def create_gateway_app(
     async def fetch_order(client_order_id: str, request: Request) -> Response:
         async def run() -> Any:
             symbol = _symbol(request)
-            assert symbol is not None
             order = await venue.fetch_order(symbol, client_order_id)
             return None if order is None else wire.encode_order(order)
 
@@ -298,7 +301,7 @@ def create_gateway_app(
     @app.get("/v1/orders")
     async def fetch_open_orders(request: Request) -> Response:
         async def run() -> Any:
-            orders = await venue.fetch_open_orders(_symbol(request, required=False))
+            orders = await venue.fetch_open_orders(request.query_params.get("symbol") or None)
             return [wire.encode_order(order) for order in orders]
 
         return await gw.call("fetch_open_orders", run)
@@ -322,7 +325,6 @@ def create_gateway_app(
     async def fetch_my_trades(request: Request) -> Response:
         async def run() -> Any:
             symbol = _symbol(request)
-            assert symbol is not None
             since = request.query_params.get("since")
             try:
                 since_ms = None if since is None else int(since)
@@ -337,7 +339,6 @@ def create_gateway_app(
     async def instrument(request: Request) -> Response:
         async def run() -> Any:
             symbol = _symbol(request)
-            assert symbol is not None
             return wire.encode_instrument(await venue.instrument(symbol))
 
         return await gw.call("instrument", run)

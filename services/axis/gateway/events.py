@@ -41,15 +41,12 @@ class EventLog:
         self.seq = 0
         self._events: deque[tuple[int, str]] = deque(maxlen=window)
         self._changed = asyncio.Event()
-        self.orders: dict[str, Order] = {}  # every order the venue reported, by client id
 
     # -- the VenueListener protocol -----------------------------------------------------------
     def on_order_update(self, order: Order) -> None:
-        self.orders[order.client_order_id] = order
         self._append({"type": "order", "order": wire.encode_order(order)})
 
     def on_fill(self, order: Order, fill: Fill) -> None:
-        self.orders[order.client_order_id] = order
         self._append(
             {"type": "fill", "order": wire.encode_order(order), "fill": wire.encode_fill(fill)}
         )

@@ -19,6 +19,8 @@ from enum import Enum
 from types import ModuleType
 from typing import Any
 
+from axis.venues.errors import ExchangeFailure, VenueUnavailable
+
 TAXONOMY_MODULE = "axis.venues.errors"
 # Built-in errors a venue may raise for bad arguments; rebuilt as themselves.
 _BUILTIN_KINDS = frozenset({"ValueError", "KeyError", "LookupError", "TimeoutError"})
@@ -27,8 +29,9 @@ _SCALARS = (str, int, float, bool, type(None))
 Scrub = Callable[[str], str]
 
 
-class GatewayError(RuntimeError):
-    """The gateway answered with an error the venue taxonomy has no class for."""
+class GatewayError(ExchangeFailure):
+    """The gateway answered with an error the taxonomy here has no class for (an unexpected
+    failure inside the gateway, say): not retried, like any unexplained exchange refusal."""
 
     def __init__(self, kind: str, message: str, status: int) -> None:
         super().__init__(f"gateway error {status} ({kind}): {message}")
@@ -36,8 +39,9 @@ class GatewayError(RuntimeError):
         self.status = status
 
 
-class GatewayUnavailable(GatewayError):
-    """The gateway itself could not be reached (connection refused, timeout)."""
+class GatewayUnavailable(VenueUnavailable):
+    """The gateway itself could not be reached (connection refused, reset, timeout): to the
+    worker, the venue is unavailable, and the usual retry and failover rules apply."""
 
 
 def _taxonomy() -> ModuleType | None:

@@ -17,6 +17,7 @@ from axis.gateway import metrics
 from axis.gateway.faults import Scrub, error_kind
 from axis.observability.logging import get_logger
 from axis.venues.base import LiveVenue
+from axis.venues.errors import classify
 
 log = get_logger("axis.gateway")
 
@@ -117,8 +118,6 @@ class CcxtHealth:
         try:
             return int(await exchange.fetch_time())
         except Exception as exc:  # classified as the venue would: the kind is what /status shows
-            from axis.venues.errors import classify
-
             raise classify(exc) from None
 
     def rate_limit_headroom(self) -> float:

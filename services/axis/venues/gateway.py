@@ -30,9 +30,9 @@ import aiohttp
 
 from axis.config.backtest import ConfigError
 from axis.domain.instrument import Instrument
-from axis.domain.orders import Fill, Order
+from axis.domain.orders import Fill, Order, OrderStatus
 from axis.gateway import wire
-from axis.gateway.faults import GatewayError, GatewayUnavailable, rebuild_error
+from axis.gateway.faults import GatewayUnavailable, rebuild_error
 from axis.observability.logging import get_logger
 from axis.venues.base import (
     BalanceReport,
@@ -43,6 +43,7 @@ from axis.venues.base import (
     Ticker,
     VenueListener,
 )
+from axis.venues.errors import AuthenticationFailed
 
 log = get_logger("axis.venues.gateway")
 
@@ -64,6 +65,7 @@ class GatewayVenue:
         attempts: int = 4,
         backoff_s: float = 0.1,
         reconnect_max_s: float = 5.0,
+        heartbeat_s: float = 10.0,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -71,6 +73,9 @@ class GatewayVenue:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.reconnect_max_s = reconnect_max_s
+        # Pings on the stream: a gateway gone without a goodbye (a partition, a killed node)
+        # is noticed within about two heartbeats, not at the TCP timeout.
+        self.heartbeat_s = heartbeat_s
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http: aiohttp.ClientSession | None = None
         self._listener: VenueListener | None = None
@@ -89,10 +94,7 @@ class GatewayVenue:
     async def connect(self, listener: VenueListener) -> None:
         """Open the HTTP client and the event stream; returns once the stream is live."""
         self._listener = listener
-        # aiohttp rather than httpx: a fraction of the per-call overhead on the order path.
-        self._http = aiohttp.ClientSession(
-            headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
-        )
+        self._session()
         self._hello.clear()
         self._stream_task = asyncio.create_task(self._run_stream())
         hello = asyncio.create_task(self._hello.wait())
@@ -104,9 +106,18 @@ class GatewayVenue:
             self._stream_task.result()
         if not self._hello.is_set():
             await self.close()
-            raise GatewayUnavailable("stream", f"no event stream from {self.base_url}", 503)
+            raise GatewayUnavailable(f"no event stream from the gateway at {self.base_url}")
+
+    async def drain(self) -> None:
+        """Wait until every placement and cancel started so far has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
+        """Let placements and cancels in flight finish (a worker cancels its entry orders,
+        then closes), then stop the stream and the HTTP session."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.timeout_s)
         tasks = [*self._tasks, *([self._stream_task] if self._stream_task else [])]
         for task in tasks:
             task.cancel()
@@ -118,6 +129,16 @@ class GatewayVenue:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The HTTP session, opened on first use: queries work before ``connect`` (a worker
+        reads the instrument and candles before it starts listening)."""
+        if self._http is None or self._http.closed:
+            # aiohttp rather than httpx: a fraction of the per-call overhead on the order path.
+            self._http = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+            )
+        return self._http
 
     def healthy(self) -> bool:
         return self._stream_up and not self._failing
@@ -229,14 +250,13 @@ class GatewayVenue:
         """One venue call, tried up to ``attempts`` times on transport errors; a venue error
         is raised again as its own class."""
         attempts = self.attempts
-        if self._http is None:
-            raise GatewayUnavailable(method, "the venue is not connected", 503)
+        session = self._session()
         content = None if body is None else json.dumps(body)
         headers = {"content-type": "application/json"} if content is not None else None
         url = self.base_url + path
         for attempt in range(attempts):
             try:
-                async with self._http.request(
+                async with session.request(
                     verb, url, params=params, data=content, headers=headers
                 ) as response:
                     status, payload = response.status, await response.read()
@@ -245,7 +265,11 @@ class GatewayVenue:
                 if attempt + 1 >= attempts:
                     self._failing = True
                     self.last_error = f"{method}: {type(exc).__name__}"
-                    raise GatewayUnavailable(method, type(exc).__name__, 503) from None
+                    raise GatewayUnavailable(
+                        f"{method}: the gateway at {self.base_url} did not answer "
+                        f"({type(exc).__name__})",
+                        timeout=isinstance(exc, TimeoutError),
+                    ) from None
                 await asyncio.sleep(self.backoff_s * 2**attempt * (0.5 + random.random()))
         self._failing = False
         if status < 300:
@@ -272,9 +296,12 @@ class GatewayVenue:
                 "order placement unconfirmed", client_order_id=order.client_order_id, error=str(exc)
             )
         except Exception as exc:  # the venue refused it: the strategy hears why
-            if order.status.value == "new":
-                order.reject(str(exc))
+            if order.status is OrderStatus.NEW:
+                # Worded as the exchange venue words it (a rejection's reason, else the error
+                # class and text), so failover can tell an outage from a bad order.
+                order.reject(getattr(exc, "reason", f"{type(exc).__name__}: {exc}"))
                 self._deliver_update(order)
+                self._forget_if_done(order)
 
     async def _cancel(self, client_order_id: str) -> None:
         try:
@@ -298,12 +325,11 @@ class GatewayVenue:
 
     async def _run_stream(self) -> None:
         """Keep the stream open: reconnect with the cursor after any break."""
-        assert self._http is not None
         delay = self.backoff_s
         while True:
             try:
-                async with self._http.ws_connect(
-                    self._stream_url(), autoping=True, max_msg_size=0
+                async with self._session().ws_connect(
+                    self._stream_url(), autoping=True, heartbeat=self.heartbeat_s, max_msg_size=0
                 ) as ws:
                     delay = self.backoff_s
                     self._ws = ws
@@ -311,7 +337,9 @@ class GatewayVenue:
                 self.last_error = "stream: connection closed"
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403):
-                    raise _refused() from None
+                    raise AuthenticationFailed(
+                        f"the gateway at {self.base_url} refused the token (AXIS_GATEWAY_TOKEN)"
+                    ) from None
                 self.last_error = f"stream: HTTP {exc.status}"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 self.last_error = f"stream: {type(exc).__name__}"
@@ -346,10 +374,13 @@ class GatewayVenue:
         listener = self._listener
         assert listener is not None
         if kind == "order":
-            listener.on_order_update(self._local(event["order"]))
+            order = self._local(event["order"])
+            listener.on_order_update(order)
+            self._forget_if_done(order)
         elif kind == "fill":
             order = self._local(event["order"])
             listener.on_fill(order, wire.decode_fill(event["fill"]))
+            self._forget_if_done(order)
         elif kind == "funding":
             listener.on_funding(wire.decode_funding(event["funding"]))
         elif kind == "liquidation":
@@ -365,6 +396,12 @@ class GatewayVenue:
         else:
             wire.apply_order_state(order, data)
         return order
+
+    def _forget_if_done(self, order: Order) -> None:
+        """A finished order hears nothing more: stop tracking it (a long-running worker
+        would otherwise keep every order it ever placed)."""
+        if not order.is_open:
+            self._orders.pop(order.client_order_id, None)
 
     def _deliver_update(self, order: Order) -> None:
         if self._listener is not None:
@@ -384,6 +421,7 @@ class GatewayVenue:
             ):
                 wire.apply_order_state(order, wire.encode_order(remote))
                 self._deliver_update(order)
+                self._forget_if_done(order)
 
 
 def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenue]:
@@ -407,10 +445,6 @@ def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenu
 def _params(**values: str | int | None) -> dict[str, str | int]:
     """Query parameters without the unset ones."""
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _refused() -> GatewayError:
-    return GatewayError("unauthorized", "the gateway refused the token", 401)
 
 
 def _order_path(client_order_id: str) -> str:

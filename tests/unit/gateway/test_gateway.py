@@ -16,6 +16,7 @@ from axis.domain.enums import OrderSide, OrderType
 from axis.domain.orders import Order, OrderStatus
 from axis.gateway import create_gateway_app, wire
 from axis.gateway.faults import GatewayError, GatewayUnavailable
+from axis.venues.errors import AuthenticationFailed, ExchangeFailure, VenueUnavailable
 from axis.venues.gateway import GatewayVenue
 
 from .conftest import PERP, Recorder, open_harness, paper_exchange
@@ -138,7 +139,7 @@ async def test_the_token_guards_the_venue_but_not_the_probes(serve: Any) -> None
         assert (await client.get("/v1/positions", headers=right)).status_code == 200
         for path in ("/healthz", "/readyz", "/status", "/metrics"):
             assert (await client.get(path)).status_code == 200, path
-    with pytest.raises(GatewayError, match="refused the token"):
+    with pytest.raises(AuthenticationFailed, match="refused the token"):
         await GatewayVenue(server.url, token="nope").connect(Recorder())
     venue = GatewayVenue(server.url, token="tkn")
     await venue.connect(Recorder())
@@ -255,6 +256,7 @@ async def test_an_unexpected_error_keeps_its_text_in_the_gateway(serve: Any) -> 
     h.exchange.fail_next("fetch_positions", RuntimeError("internal detail 0xdeadbeef"))
     with pytest.raises(GatewayError) as caught:
         await h.venue.fetch_positions()
+    assert isinstance(caught.value, ExchangeFailure)  # the worker's rules for it apply
     assert caught.value.kind == "internal"
     assert "0xdeadbeef" not in str(caught.value)
     await h.venue.close()
@@ -267,8 +269,10 @@ async def test_without_the_gateway_calls_fail_and_orders_stay_in_flight(serve: A
     recorder = Recorder()
     await venue.connect(recorder)
     await server.stop()
-    with pytest.raises(GatewayUnavailable):
+    with pytest.raises(GatewayUnavailable) as caught:
         await venue.fetch_positions()
+    assert isinstance(caught.value, VenueUnavailable)  # retry and failover treat it as an outage
+    assert caught.value.retryable
     pending = order("u-1")
     venue.submit(pending)
     await asyncio.sleep(0.2)
@@ -351,3 +355,14 @@ async def test_a_gateway_whose_exchange_is_down_serves_not_ready_and_keeps_tryin
             while (await client.get("/readyz")).status_code != 200:
                 await asyncio.sleep(0.02)
         assert (await client.get("/v1/positions")).json() == []
+
+
+async def test_closing_lets_a_cancel_in_flight_reach_the_exchange(serve: Any) -> None:
+    h = await open_harness("gateway", serve)
+    resting = order("c-1", OrderType.LIMIT, 30_000.0)
+    h.venue.submit(resting)
+    await h.recorder.wait_for(1)
+    h.venue.cancel("c-1")  # a worker's shutdown: cancel entry orders, then close
+    await h.venue.close()
+    assert h.exchange.orders["c-1"].status is OrderStatus.CANCELLED
+    assert h.exchange.open_orders() == []

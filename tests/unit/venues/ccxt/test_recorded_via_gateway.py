@@ -55,11 +55,9 @@ class Through:
     async def drain(self) -> None:
         """Wait until the gateway's venue has finished every call and the client has heard
         every event it produced."""
-        await asyncio.sleep(0)  # the client's own POST/DELETE tasks
         async with asyncio.timeout(5):
-            while self.client._tasks:
-                await asyncio.gather(*list(self.client._tasks), return_exceptions=True)
-            await self.inner.drain()
+            await self.client.drain()  # the client's calls have been answered
+            await self.inner.drain()  # and the exchange venue has finished them
             while self.client._seq < self.events.seq:
                 await asyncio.sleep(0.002)
 
