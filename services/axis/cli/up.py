@@ -9,12 +9,11 @@ view; ``--until-end`` exits when the replay ends, ``--duration`` after so many s
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -75,29 +74,10 @@ def build_local_worker(spec: TradingStrategySpec) -> LocalWorker:
     return LocalWorker(worker, None, spec.capital, close=scratch.cleanup)
 
 
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is now, so that log lines written while the live
-    view runs go through rich's redirection (above the view) instead of tearing it."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 def _logs_for(view: bool) -> None:
-    import logging
-
-    import structlog
-
+    # Under the live view only warnings and alerts, human-readable; rich prints them above the
+    # view (the loggers write to the sys.stderr of the moment, which rich redirects).
     configure_logging(level="warning" if view else "info", json=not view)
-    if view:
-        stream: Any = _CurrentStderr()
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
 
 
 def run_up(
