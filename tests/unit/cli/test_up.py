@@ -63,6 +63,7 @@ def test_the_live_view_renders_the_running_worker_until_the_duration() -> None:
     assert "AXIS worker" in screen
     assert "trend_futures [paper]" in screen
     assert "clock 2023-01-" in screen  # the replay clock, not the wall clock
+    assert f"http://localhost:{result.port}/status /metrics" in screen
     assert "stopped by duration" in screen
 
 
