@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench venv clean crds chart
+.PHONY: run demo test lint format bench venv clean crds chart
 
 # (Re)create the virtualenv and install the project whenever its declared dependencies change.
 $(STAMP): pyproject.toml
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)  ## backtest the built-in futures strategy on bundled BTC/USDT data
+run: $(STAMP)  ## the local platform: a paper-trading worker on replayed BTC/USDT, live view (Ctrl-C stops)
+	$(BIN)/axis up
+
+demo: $(STAMP)  ## backtest the built-in futures strategy on bundled BTC/USDT data
 	$(BIN)/axis run
 
 test: $(STAMP)  ## lint, type-check and run the whole test suite
@@ -32,11 +35,12 @@ format: $(STAMP)
 	$(BIN)/ruff format services operator ml tests bench
 	$(BIN)/ruff check --fix services operator ml tests bench
 
-bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load; gateway overhead
+bench: $(STAMP)  ## backtest vs vectorbt/backtesting.py; ML env and serving; API load; gateway overhead; worker latency
 	$(BIN)/python bench/backtest_bench.py
 	$(BIN)/python bench/ml_bench.py
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/gateway_bench.py
+	$(BIN)/python bench/runtime_bench.py
 
 crds: $(STAMP)  ## regenerate the CRDs from the spec models (crds/ and the chart's copy)
 	$(BIN)/axis crds --out crds

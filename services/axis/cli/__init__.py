@@ -38,6 +38,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(importlib.import_module("axis_ml.cli").app, name="ml")
 importlib.import_module("axis.cli.api").register(app)
 importlib.import_module("axis.cli.gateway").register(app)
+importlib.import_module("axis.cli.up").register(app)
 
 console = Console()
 errors = Console(stderr=True)

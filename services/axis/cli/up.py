@@ -9,10 +9,11 @@ view; ``--until-end`` exits when the replay ends, ``--duration`` after so many s
 from __future__ import annotations
 
 import asyncio
-import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,10 +21,10 @@ from rich.console import Console
 from axis.config.backtest import ConfigError
 from axis.config.specs import DataSource, DataSpec, StrategyMode, TradingStrategySpec
 from axis.observability.logging import configure_logging
-from axis.worker.host import HostOptions, HostResult, RunnableWorker, host
-from axis.worker.http import ListenError, port_from_env
-from axis.worker.scheduler import Scheduler
-from axis.worker.view import summary
+
+if TYPE_CHECKING:  # the runtime and its web server load when `up` runs, not with `axis --help`
+    from axis.worker.host import HostOptions, HostResult, RunnableWorker
+    from axis.worker.scheduler import Scheduler
 
 #: 38 days of 5m bars in about three minutes: fast enough to see trades, slow enough to watch.
 DEFAULT_SPEED = 20_000.0
@@ -31,11 +32,13 @@ DEFAULT_SPEED = 20_000.0
 
 @dataclass(frozen=True, slots=True)
 class LocalWorker:
-    """What the factory builds for ``axis up``: the worker, its scheduled jobs, its capital."""
+    """What the factory builds for ``axis up``: the worker, its scheduled jobs (when the worker
+    does not run its own), its capital, and what to release once it has stopped."""
 
     worker: RunnableWorker
     scheduler: Scheduler | None
     capital: float
+    close: Callable[[], None] = lambda: None
 
 
 WorkerFactory = Callable[[TradingStrategySpec], LocalWorker]
@@ -54,29 +57,27 @@ def local_spec(speed: float = DEFAULT_SPEED) -> TradingStrategySpec:
     )
 
 
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is now, so that log lines written while the live
-    view runs go through rich's redirection (above the view) instead of tearing it."""
+def build_local_worker(spec: TradingStrategySpec) -> LocalWorker:
+    """The worker runtime on embedded defaults: its journal and snapshots in a scratch SQLite
+    database that lives as long as the run (a local replay always starts from a clean slate)."""
+    from axis.worker.build import WorkerOptions, build_worker
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
+    scratch = tempfile.TemporaryDirectory(prefix="axis-up-")
+    try:
+        database_url = f"sqlite:///{Path(scratch.name) / 'worker.db'}"
+        options = WorkerOptions(name=spec.strategy, database_url=database_url)
+        worker = build_worker(spec, options)
+    except BaseException:
+        scratch.cleanup()
+        raise
+    # The worker schedules its own jobs on its clock (Worker.run).
+    return LocalWorker(worker, None, spec.capital, close=scratch.cleanup)
 
 
 def _logs_for(view: bool) -> None:
-    import logging
-
-    import structlog
-
+    # Under the live view only warnings and alerts, human-readable; rich prints them above the
+    # view (the loggers write to the sys.stderr of the moment, which rich redirects).
     configure_logging(level="warning" if view else "info", json=not view)
-    if view:
-        stream: Any = _CurrentStderr()
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(stream))
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
 
 
 def run_up(
@@ -86,18 +87,24 @@ def run_up(
     console: Console,
 ) -> HostResult:
     """Build the worker, host it until it ends or is stopped, and print the summary."""
+    from axis.worker.host import host
+    from axis.worker.http import ListenError
+    from axis.worker.view import summary
+
     local = factory(spec)
     try:
         result = asyncio.run(host(local.worker, options, local.scheduler))
     except ListenError as exc:
         raise ConfigError(f"{exc}; choose another port with --port or AXIS_PORT") from None
+    finally:
+        local.close()
     console.print(summary(result.status, result.wall_s, result.stopped_by, capital=local.capital))
     if result.port is not None:
         console.print(f"endpoints were on port {result.port} (/healthz /readyz /status /metrics)")
     return result
 
 
-def register(app: typer.Typer, factory: WorkerFactory) -> None:
+def register(app: typer.Typer, factory: WorkerFactory | None = None) -> None:
     """Add ``axis up`` to ``app``, building its worker with ``factory``."""
 
     @app.command()
@@ -122,13 +129,16 @@ def register(app: typer.Typer, factory: WorkerFactory) -> None:
         on an accelerated clock) with its endpoints and a live view; Ctrl-C stops it cleanly
         and prints the run's summary."""
         options = _options(headless, until_end, duration, speed, port)
-        run_up(local_spec(speed), factory, options, Console())
+        run_up(local_spec(speed), factory or build_local_worker, options, Console())
 
 
 def _options(
     headless: bool, until_end: bool, duration: float | None, speed: float, port: int | None
 ) -> HostOptions:
     """Checked options (a bad one is a ConfigError naming it); sets up logging for the mode."""
+    from axis.worker.host import HostOptions
+    from axis.worker.http import port_from_env
+
     if duration is not None and not duration > 0:
         raise ConfigError(f"--duration {duration:g}: expected a positive number of seconds")
     if not speed >= 0:

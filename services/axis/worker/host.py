@@ -97,7 +97,8 @@ async def host(
             run_task = asyncio.create_task(worker.run(), name="worker-run")
             if options.view is not None:
                 view_task = asyncio.create_task(
-                    live_view(worker, options.view, options.refresh_s), name="live-view"
+                    live_view(worker, options.view, options.refresh_s, _caption(port)),
+                    name="live-view",
                 )
             if options.duration_s is not None:
                 timer = asyncio.get_running_loop().call_later(options.duration_s, stop, "duration")
@@ -128,6 +129,11 @@ async def host(
         stopped_by=stopped_by[0],
         port=port,
     )
+
+
+def _caption(port: int | None) -> str:
+    endpoints = "" if port is None else f"http://localhost:{port}/status /metrics /healthz  · "
+    return f"{endpoints}Ctrl-C stops"
 
 
 @contextlib.contextmanager

@@ -48,6 +48,7 @@ job_duration_seconds = Histogram(
     registry=REGISTRY,
 )
 
+LOG_EVERY_S = 60.0  # passed-over occurrences of one job are logged at most this often
 MAX_CATCH_UP = 100_000  # passed occurrences counted one by one before resuming from now
 
 JobFn = Callable[[int], Awaitable[None]]
@@ -135,6 +136,8 @@ class Scheduler:
         self.clock = clock
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._logged_at: dict[tuple[str, str], float] = {}
+        self._unlogged: dict[tuple[str, str], int] = {}
 
     def add(
         self,
@@ -192,16 +195,32 @@ class Scheduler:
             due, jumped = self._latest_due(job, due, self.clock.now_ms())
             if jumped:
                 job.stats.missed += jumped
-                job_runs_total.labels(job=job.name, outcome="missed").inc(jumped)
-                log.warning("job_occurrences_missed", job=job.name, occurrences=jumped)
+                self._passed_over(job, "missed", jumped)
             await self._run(job, due)
             # What came due while it ran is skipped: a job never overlaps itself.
             last, overlapped = self._latest_due(job, due, self.clock.now_ms())
             if overlapped:
                 job.stats.skipped_overlap += overlapped
-                job_runs_total.labels(job=job.name, outcome="skipped_overlap").inc(overlapped)
-                log.warning("job_overlap_skipped", job=job.name, occurrences=overlapped)
+                self._passed_over(job, "skipped_overlap", overlapped)
             due = job.cadence.next_after(last)
+            # Yield once per run even when the next occurrence is already due: on a fast replay
+            # clock a job must never starve the feed and the other jobs of the event loop.
+            await asyncio.sleep(0)
+
+    def _passed_over(self, job: Job, outcome: str, occurrences: int) -> None:
+        """Count occurrences that did not run; log them at most once a minute per job and
+        outcome (a fast replay passes over short cadences all the time: a line each would
+        flood the log)."""
+        job_runs_total.labels(job=job.name, outcome=outcome).inc(occurrences)
+        key = (job.name, outcome)
+        pending = self._unlogged.get(key, 0) + occurrences
+        now = time.monotonic()
+        if now - self._logged_at.get(key, -LOG_EVERY_S) < LOG_EVERY_S:
+            self._unlogged[key] = pending
+            return
+        self._logged_at[key] = now
+        self._unlogged[key] = 0
+        log.warning(f"job_{outcome}", job=job.name, occurrences=pending)
 
     @staticmethod
     def _latest_due(job: Job, due: int, now: int) -> tuple[int, int]:

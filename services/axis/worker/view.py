@@ -173,8 +173,8 @@ def _alerts(alerts: tuple[AlertView, ...]) -> Table:
     return table
 
 
-def render(status: WorkerStatus) -> RenderableType:
-    """The whole view for one snapshot."""
+def render(status: WorkerStatus, caption: str | None = None) -> RenderableType:
+    """The whole view for one snapshot; ``caption`` goes on its bottom edge."""
     return Panel(
         Group(
             _header(status),
@@ -185,18 +185,22 @@ def render(status: WorkerStatus) -> RenderableType:
         ),
         title="AXIS worker",
         title_align="left",
+        subtitle=caption,
+        subtitle_align="left",
     )
 
 
-async def live_view(worker: WorkerControl, console: Console, refresh_s: float = 0.25) -> None:
+async def live_view(
+    worker: WorkerControl, console: Console, refresh_s: float = 0.25, caption: str | None = None
+) -> None:
     """Redraw the view from ``worker.status()`` every ``refresh_s`` until cancelled."""
-    with Live(render(worker.status()), console=console, auto_refresh=False) as live:
+    with Live(render(worker.status(), caption), console=console, auto_refresh=False) as live:
         try:
             while True:
                 await asyncio.sleep(refresh_s)
-                live.update(render(worker.status()), refresh=True)
+                live.update(render(worker.status(), caption), refresh=True)
         finally:  # leave the final state on screen
-            live.update(render(worker.status()), refresh=True)
+            live.update(render(worker.status(), caption), refresh=True)
 
 
 def summary(

@@ -127,6 +127,8 @@ def test_the_live_view_draws_while_it_runs_and_the_summary_names_the_run(
     assert "AXIS worker" in screen
     assert "Running" in screen
     assert screen.rfind("Stopped") > screen.rfind("Running")  # the final frame is the end
+    assert "Ctrl-C stops" in screen
+    assert "http://" not in screen  # no endpoints served, none shown
 
     text = io.StringIO()
     Console(file=text, width=100, color_system=None).print(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from datetime import time as time_of_day
 
 import pytest
+from structlog.testing import capture_logs
 
 from axis.observability import alerts
 from axis.observability.metrics import REGISTRY
@@ -279,3 +280,29 @@ def test_stop_cancels_a_running_job_cleanly() -> None:
 
     run(main)
     assert cancelled == [True]
+
+
+def test_a_replay_faster_than_a_job_never_starves_the_loop_and_logs_once() -> None:
+    clock = AcceleratedClock(T0, speed=1_000_000)  # a 1 s cadence passes every microsecond
+    scheduler = Scheduler(clock)
+    runs: list[int] = []
+
+    async def monitor(due: int) -> None:
+        runs.append(due)
+
+    scheduler.add("monitor", Every(1), monitor)
+    before = metric("axis_job_runs_total", job="monitor", outcome="missed")
+
+    async def main() -> None:
+        scheduler.start()
+        await asyncio.sleep(0.1)
+        await scheduler.stop()
+
+    with capture_logs() as logs:
+        run(main)
+    missed = scheduler.stats("monitor").missed
+    assert missed > 1_000
+    assert len(runs) > 1
+    assert metric("axis_job_runs_total", job="monitor", outcome="missed") - before == missed
+    lines = [entry for entry in logs if entry["event"] == "job_missed"]
+    assert len(lines) == 1  # counted in full, logged once this minute
