@@ -22,7 +22,7 @@ import contextlib
 import json
 import os
 import random
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -424,22 +424,43 @@ class GatewayVenue:
                 self._forget_if_done(order)
 
 
-def gateway_venues(environ: Mapping[str, str] | None = None) -> list[GatewayVenue]:
-    """A worker's gateways from its environment: ``AXIS_GATEWAYS`` (a JSON object of connector
-    name → base URL, in failover order, as the operator renders it) and the optional
-    ``AXIS_GATEWAY_TOKEN``. Raises :class:`ConfigError` naming the variable at fault."""
-    env = os.environ if environ is None else environ
-    raw = env.get("AXIS_GATEWAYS", "")
+GATEWAYS_ENV = "AXIS_GATEWAYS"
+
+
+def gateway_urls(raw: str, connectors: Sequence[str] = ()) -> dict[str, str]:
+    """``AXIS_GATEWAYS`` (a JSON object of connector name → gateway base URL, as the operator
+    renders it) for ``connectors`` in their order, the failover order; every connector when
+    none are named. Raises :class:`ConfigError` naming the variable and what is wrong."""
     try:
-        urls = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        raise ConfigError("AXIS_GATEWAYS: not valid JSON") from None
-    if not isinstance(urls, dict) or not all(
-        isinstance(url, str) and url.startswith(("http://", "https://")) for url in urls.values()
+        table = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{GATEWAYS_ENV}: not valid JSON ({exc.msg})") from None
+    if not isinstance(table, dict) or not all(
+        isinstance(name, str) and isinstance(url, str) and url.startswith(("http://", "https://"))
+        for name, url in table.items()
     ):
-        raise ConfigError('AXIS_GATEWAYS: expected {"connector": "http://host:port", ...}')
+        raise ConfigError(f'{GATEWAYS_ENV}: expected {{"connector": "http://host:port", ...}}')
+    names = list(connectors) or list(table)
+    missing = [name for name in names if name not in table]
+    if missing:
+        raise ConfigError(f"{GATEWAYS_ENV}: no URL for connector(s) {', '.join(missing)}")
+    return {name: table[name] for name in names}
+
+
+def gateway_venues(
+    environ: Mapping[str, str] | None = None, connectors: Sequence[str] = ()
+) -> list[GatewayVenue]:
+    """A worker's gateways from its environment: ``AXIS_GATEWAYS`` (see :func:`gateway_urls`)
+    and the optional ``AXIS_GATEWAY_TOKEN``; none when the variable is unset."""
+    env = os.environ if environ is None else environ
+    raw = env.get(GATEWAYS_ENV, "").strip()
+    if not raw:
+        return []
     token = env.get("AXIS_GATEWAY_TOKEN") or None
-    return [GatewayVenue(url, name=str(name), token=token) for name, url in urls.items()]
+    return [
+        GatewayVenue(url, name=name, token=token)
+        for name, url in gateway_urls(raw, connectors).items()
+    ]
 
 
 def _params(**values: str | int | None) -> dict[str, str | int]:

@@ -11,11 +11,11 @@ stops kept) before it stops within the grace period.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from axis.config import ConfigError
 from axis.config.settings import load_settings
@@ -27,6 +27,7 @@ from axis.store.db import Database
 from axis.store.trading import SqlOrderJournal
 from axis.store.venues import VenueEventRecorder
 from axis.venues.base import ClosedBar, LiveVenue
+from axis.venues.gateway import GATEWAYS_ENV, gateway_venues
 from axis.worker.build import WorkerOptions, build_worker
 from axis.worker.clocks import WallTimer
 from axis.worker.feed import OhlcvSource, PollingBarFeed
@@ -35,28 +36,8 @@ from axis.worker.status import WorkerStatus
 
 log = get_logger("axis.worker.main")
 
-GATEWAYS_ENV = "AXIS_GATEWAYS"
 #: Closed bars read at start to warm a live strategy up (one request on every exchange).
 WARMUP_BARS = 1_000
-
-
-def parse_gateways(raw: str | None, connectors: list[str]) -> dict[str, str]:
-    """``AXIS_GATEWAYS`` for the spec's connectors, in the spec's order."""
-    if not raw or not raw.strip():
-        raise ConfigError(f"{GATEWAYS_ENV}: not set; live data needs the connectors' gateway URLs")
-    try:
-        table = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{GATEWAYS_ENV}: not valid JSON ({exc.msg})") from None
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-    ):
-        raise ConfigError(f"{GATEWAYS_ENV}: expected a JSON object of connector name → URL")
-    names = connectors or list(table)
-    missing = [n for n in names if n not in table]
-    if missing:
-        raise ConfigError(f"{GATEWAYS_ENV}: no URL for connector(s) {', '.join(missing)}")
-    return {name: table[name] for name in names}
 
 
 def failover_prefix(now_s: int) -> str:
@@ -70,18 +51,12 @@ def failover_prefix(now_s: int) -> str:
 
 
 def connect_venue(
-    spec: TradingStrategySpec, gateways: dict[str, str], options: WorkerOptions
+    spec: TradingStrategySpec, venues: Sequence[LiveVenue], options: WorkerOptions
 ) -> LiveVenue:
-    """One GatewayVenue per connector; a FailoverVenue over them when there are several, its
-    transitions stored (``venue_events``) and its own orders journaled before they are sent."""
-    try:
-        from axis.venues.gateway import GatewayVenue
-    except ImportError as exc:
-        raise ConfigError(f"live venues are not available in this build ({exc})") from None
-    token = os.environ.get("AXIS_GATEWAY_TOKEN") or None  # when the gateways require one
-    venues: list[Any] = [
-        GatewayVenue(url, name=name, token=token) for name, url in gateways.items()
-    ]
+    """The connectors' venue: the one gateway, or a FailoverVenue over them in the spec's
+    order, its transitions stored (``venue_events``) and its own orders journaled first."""
+    if not venues:
+        raise ConfigError(f"{GATEWAYS_ENV}: not set; live data needs the connectors' gateway URLs")
     if len(venues) == 1:
         venue: LiveVenue = venues[0]
         return venue
@@ -93,7 +68,7 @@ def connect_venue(
     database.upgrade()
     journal = SqlOrderJournal(database.sessions(), exchange="failover", commit_each=True)
     failover: LiveVenue = FailoverVenue(
-        venues,
+        list(venues),
         spec.failover,
         recorder=VenueEventRecorder(database, options.name),
         journal=journal,
@@ -129,8 +104,7 @@ async def prepare_worker(spec: TradingStrategySpec, options: WorkerOptions) -> W
     if not needs_exchange:
         return build_worker(spec, options)
     clock = WallTimer()
-    gateways = parse_gateways(os.environ.get(GATEWAYS_ENV), spec.connectors)
-    venue = connect_venue(spec, gateways, options)
+    venue = connect_venue(spec, gateway_venues(os.environ, spec.connectors), options)
     source = candle_source(venue)
     history = await fetch_history(source, spec, clock)
     after = history[-1].timestamp if history else None

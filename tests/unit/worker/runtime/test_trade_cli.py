@@ -151,9 +151,9 @@ def test_a_worker_process_serves_its_endpoints_and_drains_on_sigterm(tmp_path: P
 def test_connectors_become_gateway_venues_and_a_failover_group(tmp_path: Path) -> None:
     from axis.config.specs import TradingStrategySpec
     from axis.venues.failover import FailoverVenue
-    from axis.venues.gateway import GatewayVenue
+    from axis.venues.gateway import GatewayVenue, gateway_venues
     from axis.worker.build import WorkerOptions
-    from axis.worker.main import connect_venue, failover_prefix, parse_gateways
+    from axis.worker.main import connect_venue, failover_prefix
 
     spec = TradingStrategySpec.model_validate(
         {
@@ -165,13 +165,13 @@ def test_connectors_become_gateway_venues_and_a_failover_group(tmp_path: Path) -
         }
     )
     table = '{"bybit-main": "http://bybit:8080", "binance-main": "http://binance:8080"}'
-    gateways = parse_gateways(table, spec.connectors)
-    assert list(gateways) == ["binance-main", "bybit-main"]  # the spec's failover order
+    gateways = gateway_venues({"AXIS_GATEWAYS": table}, spec.connectors)
+    assert [v.name for v in gateways] == ["binance-main", "bybit-main"]  # failover order
     options = WorkerOptions(name="fo-test", database_url=f"sqlite:///{tmp_path / 'w.db'}")
     venue = connect_venue(spec, gateways, options)
     assert isinstance(venue, FailoverVenue)
     assert venue.policy.value == "mirror"
-    single = connect_venue(spec, {"binance-main": "http://binance:8080"}, options)
+    single = connect_venue(spec, gateways[:1], options)
     assert isinstance(single, GatewayVenue)
     assert single.name == "binance-main"
     assert single.base_url == "http://binance:8080"
