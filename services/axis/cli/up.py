@@ -98,6 +98,8 @@ def run_up(
         raise ConfigError(f"{exc}; choose another port with --port or AXIS_PORT") from None
     finally:
         local.close()
+    if options.view is not None and not options.view.is_terminal:
+        console.line()  # a view drawn to a pipe or file leaves its last line open
     console.print(summary(result.status, result.wall_s, result.stopped_by, capital=local.capital))
     if result.port is not None:
         console.print(f"endpoints were on port {result.port} (/healthz /readyz /status /metrics)")
