@@ -115,7 +115,10 @@ class AlertDispatcher:
             await self._task
         self._task = None
         for notifier in self.notifiers:
-            await notifier.aclose()
+            try:
+                await notifier.aclose()
+            except Exception as exc:  # closing a channel must not fail a shutdown
+                log.warning("notify_close_failed", notifier=notifier.name, error=type(exc).__name__)
 
     async def drain(self) -> None:
         """Wait until everything enqueued so far has been handed to every notifier."""

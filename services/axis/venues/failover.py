@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ _OUTAGE_WORDS = (
     "unreachable",
 )
 _FLAT = 1e-12
+_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,12}")
 
 # The request's fault, not the venue's: a refused order, an unknown order or symbol, an
 # unsupported call, a hedge-mode account. The venue answered; its breaker is not charged.
@@ -217,6 +219,10 @@ class FailoverVenue:
             raise ValueError("FailoverVenue needs at least one venue")
         if len(set(names)) != len(names):
             raise ValueError(f"venue names must be unique, got {names}")
+        if not _PREFIX.fullmatch(order_prefix):
+            # with "-<venue, 16 at most>-<6 digits>" it stays within the 36 characters and the
+            # alphabet every exchange accepts for a client order id
+            raise ValueError("order_prefix: 1 to 12 of A-Z a-z 0-9 _ -")
         self.policy = FailoverPolicy(policy)
         self.call_timeout_s = call_timeout_s
         self.is_outage = is_outage
@@ -250,6 +256,7 @@ class FailoverVenue:
         self._sleep = sleep
         self.heartbeat_s = heartbeat_s
         self._heartbeat: asyncio.Task[None] | None = None
+        self._closing = False
 
     # -- what the worker reads ----------------------------------------------------------------
     @property
@@ -302,11 +309,14 @@ class FailoverVenue:
             except Exception as exc:
                 self._breakers[name].trip(f"connect failed: {_describe(exc)}")
         await self._react(self._active)
+        self._closing = False
         if self.heartbeat_s is not None and self._heartbeat is None:
             self._heartbeat = asyncio.create_task(self._beat(self.heartbeat_s), name="failover")
 
     async def _beat(self, period_s: float) -> None:
-        while True:
+        # The flag, not only the cancel, ends it: on Python 3.11 a cancel that lands as a
+        # wait_for's inner call completes is swallowed, and the loop would go round again.
+        while not self._closing:
             await self._sleep(period_s)
             try:
                 await self.check()
@@ -314,6 +324,7 @@ class FailoverVenue:
                 log.error("failover_check_failed", error=_describe(exc))
 
     async def close(self) -> None:
+        self._closing = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -414,6 +414,8 @@ def test_venue_names_must_be_unique() -> None:
         )
     with pytest.raises(ValueError, match="at least one"):
         FailoverVenue([], FailoverPolicy.HALT)
+    with pytest.raises(ValueError, match="order_prefix"):
+        FailoverVenue([ScriptedVenue("okx", clock)], FailoverPolicy.HALT, order_prefix="a b")
 
 
 @pytest.mark.asyncio
