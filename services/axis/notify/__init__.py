@@ -8,6 +8,9 @@ reaches the configured channels, throttled, without waiting on them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from axis.config.settings import AxisSettings
 from axis.notify.base import DeliveryError, LogNotifier, Notifier, render_text
 from axis.notify.channels import (
@@ -31,6 +34,7 @@ __all__ = [
     "TelegramNotifier",
     "WebhookNotifier",
     "build_notifiers",
+    "notifications",
     "render_text",
     "start_notifications",
 ]
@@ -72,3 +76,14 @@ async def start_notifications(settings: AxisSettings) -> AlertDispatcher:
     dispatcher = AlertDispatcher(build_notifiers(settings), throttle=throttle)
     await dispatcher.start()
     return dispatcher
+
+
+@asynccontextmanager
+async def notifications(settings: AxisSettings) -> AsyncIterator[AlertDispatcher]:
+    """Alerts reach the configured channels inside the block (a process's lifetime); queued
+    ones get a few seconds to go out when it ends."""
+    dispatcher = await start_notifications(settings)
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.stop()

@@ -21,6 +21,7 @@ from axis.config import ConfigError
 from axis.config.settings import load_settings
 from axis.config.specs import DataSource, StrategyMode, TradingStrategySpec, load_spec
 from axis.data.bars import timeframe_to_ms
+from axis.notify import notifications
 from axis.observability.logging import get_logger
 from axis.observability.metrics import REGISTRY
 from axis.store.db import Database
@@ -155,7 +156,8 @@ def trade(config: Path, port: int | None = None) -> WorkerStatus:
             ) from None
 
     async def main() -> WorkerStatus:
-        worker = await prepare_worker(spec, options)
-        return await serve_worker(worker, port)
+        async with notifications(settings):  # alerts to Slack/Telegram/webhook when configured
+            worker = await prepare_worker(spec, options)
+            return await serve_worker(worker, port)
 
     return asyncio.run(main())

@@ -29,6 +29,7 @@ from axis.notify import (
     TelegramNotifier,
     WebhookNotifier,
     build_notifiers,
+    notifications,
     start_notifications,
 )
 from axis.observability import logging as log_module
@@ -366,3 +367,14 @@ def test_only_configured_channels_are_built() -> None:
     with pytest.raises(ValueError, match="http") as bad:
         AxisSettings(notify_webhook_url="ftp://user:pw@host/x")
     assert "pw@host" not in str(bad.value)
+
+
+@pytest.mark.asyncio
+async def test_notifications_deliver_inside_the_block_only(server: Capture) -> None:
+    settings = AxisSettings(notify_webhook_url=server.url + "/hook")
+    async with notifications(settings) as dispatcher:
+        raise_alert("worker_halted", "daily loss limit")
+        await dispatcher.drain()
+    raise_alert("worker_halted", "after the block")  # unregistered: logged only
+    await asyncio.sleep(0.05)
+    assert [body["message"] for _, body in server.requests] == ["daily loss limit"]
