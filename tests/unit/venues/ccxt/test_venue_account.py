@@ -306,3 +306,47 @@ async def test_finished_orders_are_not_kept_forever(
         venue.apply_exchange_order(raw, order)  # a repeated report changes nothing
     assert sorted(venue.orders) == ["axis-3", "axis-4", "axis-5", "axis-open"]
     assert venue.open_orders() == [working]
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_position_stream_keeps_the_latest_positions(venue: CcxtVenue) -> None:
+    from axis.venues.feeds import PositionUpdates
+
+    long_btc = {"symbol": "BTC/USDT:USDT", "contracts": 2, "side": "long", "entryPrice": 100}
+    short_eth = {"symbol": "ETH/USDT:USDT", "contracts": 5, "side": "short", "entryPrice": 10}
+    closed_btc = {"symbol": "BTC/USDT:USDT", "contracts": 0, "side": None}
+    venue.exchange.watch_positions = _Stream(
+        [[long_btc, short_eth], ccxt.RequestTimeout("ws"), [closed_btc], ccxt.PermissionDenied("k")]
+    )
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    watcher = PositionUpdates(venue, websocket=True, sleep=sleep, clock_ms=lambda: 42)
+    with pytest.raises(Exception, match="k"):
+        await watcher.run()
+    assert {s: p.quantity for s, p in watcher.positions.items()} == {"ETH/USDT:USDT": -5}
+    assert watcher.reconnects == 1
+    assert len(slept) == 1
+    assert watcher.updated_at_ms == 42
+
+
+@pytest.mark.parametrize("exchange_id", ["gate"])
+async def test_position_polling_replaces_the_snapshot(
+    venue: CcxtVenue, recorded: RecordedExchange
+) -> None:
+    from axis.venues.feeds import PositionUpdates
+
+    entry = response_entry("gate", "fetchPositions", 0)
+    recorded.http.serve(entry["httpResponse"])
+    watcher = PositionUpdates(venue, websocket=False)
+
+    async def stop_after_one_round(seconds: float) -> None:
+        watcher.stop()
+
+    watcher._sleep = stop_after_one_round
+    await watcher.run()
+    expected = {p["symbol"] for p in entry["parsedResponse"] if p.get("contracts")}
+    assert set(watcher.positions) == expected
+    assert expected
