@@ -90,6 +90,20 @@ async def test_leverage_must_be_positive(venue: CcxtVenue) -> None:
 
 
 @pytest.mark.parametrize("exchange_id", ["bybit"])
+async def test_tickers_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
+    entry = recorded.serve_recorded("fetchTickers")
+    tickers = await venue.fetch_tickers(*entry["input"])
+    parsed = entry["parsedResponse"]
+    assert sorted(tickers) == sorted(parsed)
+    for symbol, ticker in tickers.items():
+        assert (ticker.bid, ticker.ask, ticker.last) == (
+            parsed[symbol]["bid"],
+            parsed[symbol]["ask"],
+            parsed[symbol]["last"],
+        )
+
+
+@pytest.mark.parametrize("exchange_id", ["bybit"])
 async def test_funding_rate_matches_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
     entry = recorded.serve_recorded("fetchFundingRate")
     rate = await venue.fetch_funding_rate("BTC/USDT:USDT")

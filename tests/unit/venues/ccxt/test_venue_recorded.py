@@ -212,17 +212,3 @@ async def test_fetch_order_by_client_order_id(venue: CcxtVenue, recorded: Record
     assert order.filled_qty == raw["filled"]
     sent = recorded.http.requests[0]
     assert client_id in (sent.query.get(LOOKUP_FIELD[recorded.exchange_id]), sent.body or "")
-
-
-@pytest.mark.parametrize("exchange_id", ["bybit"])
-async def test_tickers_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
-    entry = recorded.serve_recorded("fetchTickers")
-    tickers = await venue.fetch_tickers(*entry["input"])
-    parsed = entry["parsedResponse"]
-    assert sorted(tickers) == sorted(parsed)
-    for symbol, ticker in tickers.items():
-        assert (ticker.bid, ticker.ask, ticker.last) == (
-            parsed[symbol]["bid"],
-            parsed[symbol]["ask"],
-            parsed[symbol]["last"],
-        )
