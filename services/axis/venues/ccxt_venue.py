@@ -269,7 +269,7 @@ class CcxtVenue:
         else:
             # No mode endpoint: positions say whether they are hedge-mode legs.
             positions = await self._call("fetch_positions", [symbol] if symbol else None)
-            hedged = any(p.get("hedged") for p in positions)
+            hedged = any(self.profile.is_hedged(p) for p in positions)
         if hedged:
             raise PositionModeError(
                 f"{self.name}: the account is in hedge (two-way) position mode; "

@@ -45,6 +45,31 @@ async def test_connect_refuses_a_hedge_mode_account(
     await venue.close()
 
 
+@pytest.mark.parametrize(
+    ("exchange_id", "field", "hedge_value"),
+    [("gate", "mode", "dual_long"), ("bybit", "positionIdx", "1")],
+)
+async def test_hedge_mode_seen_in_the_positions_where_there_is_no_mode_endpoint(
+    exchange_id: str, field: str, hedge_value: str, listener: RecordingListener
+) -> None:
+    recorded = _contract_account(exchange_id)
+    entry = response_entry(exchange_id, "fetchPositions", 0)
+    body = entry["httpResponse"]
+    rows = body if isinstance(body, list) else body["result"]["list"]
+    venue = make_venue(recorded)
+    recorded.http.serve(body)
+    await venue.connect(listener)  # the recorded account is one-way
+    await venue.close()
+
+    rows[0][field] = hedge_value
+    recorded = _contract_account(exchange_id)
+    venue = make_venue(recorded)
+    recorded.http.serve(body)
+    with pytest.raises(PositionModeError):
+        await venue.connect(listener)
+    await venue.close()
+
+
 async def test_connect_checks_the_position_mode_once(
     exchange_id: str, listener: RecordingListener
 ) -> None:
