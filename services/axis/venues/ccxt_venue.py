@@ -269,7 +269,7 @@ class CcxtVenue:
         else:
             # No mode endpoint: positions say whether they are hedge-mode legs.
             positions = await self._call("fetch_positions", [symbol] if symbol else None)
-            hedged = any(p.get("hedged") for p in positions)
+            hedged = any(self.profile.is_hedged(p) for p in positions)
         if hedged:
             raise PositionModeError(
                 f"{self.name}: the account is in hedge (two-way) position mode; "
@@ -548,6 +548,8 @@ class CcxtVenue:
         """The create reply was lost: find the order by client order id, never re-send it."""
         self.in_flight[order.client_order_id] = order
         for attempt in range(self.resolve_attempts):
+            if order.client_order_id not in self.in_flight:
+                return order  # the order stream reported it meanwhile
             try:
                 raw = await self.profile.find_order(
                     self.exchange,
@@ -560,15 +562,14 @@ class CcxtVenue:
                 if isinstance(error, OrderNotFound):
                     # The exchange answered and has no such order: the send never arrived.
                     if attempt + 1 >= self.resolve_attempts:
-                        del self.in_flight[order.client_order_id]
+                        self.in_flight.pop(order.client_order_id, None)
                         self._reject(order, f"not received by the exchange ({cause})")
                         return order
                 elif not error.retryable:
                     break
                 await self._backoff(error, attempt + 1)
                 continue
-            del self.in_flight[order.client_order_id]
-            self.apply_exchange_order(raw, order)
+            self.apply_exchange_order(raw, order)  # also ends its in-flight state
             return order
         raise OrderStateUnknown(
             f"order {order.client_order_id}: outcome unknown after a lost reply ({cause})",
@@ -623,6 +624,7 @@ class CcxtVenue:
             if order is None:
                 return None
         was_open = order.is_open
+        self.in_flight.pop(order.client_order_id, None)  # the exchange has it: resolved
         if raw.get("id"):
             order.exchange_order_id = str(raw["id"])
         status = raw.get("status")

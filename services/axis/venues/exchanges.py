@@ -74,6 +74,10 @@ class ExchangeProfile:
         """Extra create_order params for a contract order."""
         return {}
 
+    def is_hedged(self, position: JsonDict) -> bool:
+        """Whether a ccxt position is one leg of a hedge-mode (two-way) account."""
+        return bool(position.get("hedged"))
+
     @property
     def margin_mode_through_leverage(self) -> bool:
         """True where the margin mode is set by the leverage call (no margin-mode endpoint)."""
@@ -122,6 +126,11 @@ class GateProfile(ExchangeProfile):
 
     def lookup_params(self, venue_client_id: str) -> JsonDict:
         return {"text": venue_client_id}
+
+    def is_hedged(self, position: JsonDict) -> bool:
+        # ccxt leaves ``hedged`` unset for gate; its raw "mode" is "single" or "dual_long/short".
+        mode = (position.get("info") or {}).get("mode", "single")
+        return bool(position.get("hedged")) or mode != "single"
 
     @property
     def margin_mode_through_leverage(self) -> bool:

@@ -9,6 +9,9 @@ reconnects with backoff and jitter; a gap between the last bar emitted and the n
 :class:`OrderUpdates` keeps a venue's orders current between its own calls: ccxt pro's
 ``watch_orders`` where available, otherwise a poll of the venue's working orders by client
 order id. Either way the venue turns what it learns into listener updates and fills.
+
+:class:`PositionUpdates` keeps the account's latest positions (``watch_positions`` or a poll of
+``fetch_positions``) for reconciliation and the position monitor to read without a REST call.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from axis.venues.base import ClosedBar
-from axis.venues.ccxt_venue import CcxtVenue, RetryPolicy, closed_bars
+from axis.venues.base import ClosedBar, PositionReport
+from axis.venues.ccxt_venue import CcxtVenue, RetryPolicy, closed_bars, position_from_ccxt
 from axis.venues.errors import VenueError, classify
 
 log = logging.getLogger(__name__)
@@ -214,3 +217,72 @@ class OrderUpdates:
                 await self.venue.fetch_order(order.symbol, order.client_order_id)
         await self.venue.resolve_in_flight()
         await self._sleep(self.poll_interval_s)
+
+
+class PositionUpdates:
+    """The account's positions as the exchange last reported them, by symbol (flat ones
+    dropped): ``watch_positions`` where the exchange has it, else ``fetch_positions`` every
+    ``poll_interval_s``. ``updated_at_ms`` is when the snapshot last changed hands."""
+
+    def __init__(
+        self,
+        venue: CcxtVenue,
+        *,
+        websocket: bool | None = None,
+        poll_interval_s: float = 10.0,
+        reconnect: RetryPolicy = _RECONNECT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock_ms: Callable[[], int] = _wall_ms,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.venue = venue
+        if websocket is None:
+            websocket = bool(venue.exchange.has.get("watchPositions"))
+        self.websocket = websocket
+        self.poll_interval_s = poll_interval_s
+        self.reconnect_policy = reconnect
+        self._sleep = sleep
+        self._clock = clock_ms
+        self._rng = rng or random.Random()
+        self.positions: dict[str, PositionReport] = {}
+        self.updated_at_ms: int | None = None
+        self.reconnects = 0
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopped:
+            try:
+                if self.websocket:
+                    self._apply(await self.venue.exchange.watch_positions(), replace=False)
+                else:
+                    reports = await self.venue.fetch_positions()
+                    self.positions = {r.symbol: r for r in reports}
+                    self.updated_at_ms = self._clock()
+                    await self._sleep(self.poll_interval_s)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = exc if isinstance(exc, VenueError) else classify(exc)
+                if not error.retryable:
+                    raise error from exc
+                failures += 1
+                self.reconnects += 1
+                delay = self.reconnect_policy.delay(min(failures, _MAX_BACKOFF_STEP), self._rng)
+                await self._sleep(delay)
+
+    def _apply(self, raw_positions: list[dict[str, Any]], replace: bool) -> None:
+        """A stream update carries the positions that changed; a closed one comes as zero."""
+        if replace:
+            self.positions = {}
+        for raw in raw_positions:
+            report = position_from_ccxt(raw)
+            if report is None:
+                self.positions.pop(raw.get("symbol", ""), None)
+            else:
+                self.positions[report.symbol] = report
+        self.updated_at_ms = self._clock()

@@ -45,6 +45,31 @@ async def test_connect_refuses_a_hedge_mode_account(
     await venue.close()
 
 
+@pytest.mark.parametrize(
+    ("exchange_id", "field", "hedge_value"),
+    [("gate", "mode", "dual_long"), ("bybit", "positionIdx", "1")],
+)
+async def test_hedge_mode_seen_in_the_positions_where_there_is_no_mode_endpoint(
+    exchange_id: str, field: str, hedge_value: str, listener: RecordingListener
+) -> None:
+    recorded = _contract_account(exchange_id)
+    entry = response_entry(exchange_id, "fetchPositions", 0)
+    body = entry["httpResponse"]
+    rows = body if isinstance(body, list) else body["result"]["list"]
+    venue = make_venue(recorded)
+    recorded.http.serve(body)
+    await venue.connect(listener)  # the recorded account is one-way
+    await venue.close()
+
+    rows[0][field] = hedge_value
+    recorded = _contract_account(exchange_id)
+    venue = make_venue(recorded)
+    recorded.http.serve(body)
+    with pytest.raises(PositionModeError):
+        await venue.connect(listener)
+    await venue.close()
+
+
 async def test_connect_checks_the_position_mode_once(
     exchange_id: str, listener: RecordingListener
 ) -> None:
@@ -87,6 +112,20 @@ async def test_margin_mode_already_set_is_not_an_error(
 async def test_leverage_must_be_positive(venue: CcxtVenue) -> None:
     with pytest.raises(ValueError, match="positive"):
         await venue.set_leverage("BTC/USDT:USDT", 0)
+
+
+@pytest.mark.parametrize("exchange_id", ["bybit"])
+async def test_tickers_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
+    entry = recorded.serve_recorded("fetchTickers")
+    tickers = await venue.fetch_tickers(*entry["input"])
+    parsed = entry["parsedResponse"]
+    assert sorted(tickers) == sorted(parsed)
+    for symbol, ticker in tickers.items():
+        assert (ticker.bid, ticker.ask, ticker.last) == (
+            parsed[symbol]["bid"],
+            parsed[symbol]["ask"],
+            parsed[symbol]["last"],
+        )
 
 
 @pytest.mark.parametrize("exchange_id", ["bybit"])
@@ -306,3 +345,47 @@ async def test_finished_orders_are_not_kept_forever(
         venue.apply_exchange_order(raw, order)  # a repeated report changes nothing
     assert sorted(venue.orders) == ["axis-3", "axis-4", "axis-5", "axis-open"]
     assert venue.open_orders() == [working]
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_position_stream_keeps_the_latest_positions(venue: CcxtVenue) -> None:
+    from axis.venues.feeds import PositionUpdates
+
+    long_btc = {"symbol": "BTC/USDT:USDT", "contracts": 2, "side": "long", "entryPrice": 100}
+    short_eth = {"symbol": "ETH/USDT:USDT", "contracts": 5, "side": "short", "entryPrice": 10}
+    closed_btc = {"symbol": "BTC/USDT:USDT", "contracts": 0, "side": None}
+    venue.exchange.watch_positions = _Stream(
+        [[long_btc, short_eth], ccxt.RequestTimeout("ws"), [closed_btc], ccxt.PermissionDenied("k")]
+    )
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    watcher = PositionUpdates(venue, websocket=True, sleep=sleep, clock_ms=lambda: 42)
+    with pytest.raises(Exception, match="k"):
+        await watcher.run()
+    assert {s: p.quantity for s, p in watcher.positions.items()} == {"ETH/USDT:USDT": -5}
+    assert watcher.reconnects == 1
+    assert len(slept) == 1
+    assert watcher.updated_at_ms == 42
+
+
+@pytest.mark.parametrize("exchange_id", ["gate"])
+async def test_position_polling_replaces_the_snapshot(
+    venue: CcxtVenue, recorded: RecordedExchange
+) -> None:
+    from axis.venues.feeds import PositionUpdates
+
+    entry = response_entry("gate", "fetchPositions", 0)
+    recorded.http.serve(entry["httpResponse"])
+    watcher = PositionUpdates(venue, websocket=False)
+
+    async def stop_after_one_round(seconds: float) -> None:
+        watcher.stop()
+
+    watcher._sleep = stop_after_one_round
+    await watcher.run()
+    expected = {p["symbol"] for p in entry["parsedResponse"] if p.get("contracts")}
+    assert set(watcher.positions) == expected
+    assert expected

@@ -423,3 +423,31 @@ async def test_stop_orders_carry_their_trigger(
     # ccxt moves our id to the algo-order field: still ours, under the exchange's name for it.
     compare_request("binance", entry, sent, "newClientOrderId", frozenset({"clientAlgoId"}))
     assert _sent_field(sent, "clientAlgoId") == CLIENT_ID
+
+
+@pytest.mark.parametrize("exchange_id", ["binance"])
+async def test_order_stream_resolves_an_in_flight_order(
+    venue: CcxtVenue, recorded: RecordedExchange, listener: RecordingListener
+) -> None:
+    recorded.http.default = timeout()
+    order = _order("LTC/USDT", "market", "sell", 0.1)
+    with pytest.raises(OrderStateUnknown):
+        await venue.place(order)
+    # The exchange's order stream reports the order under our client id.
+    raw = {
+        "id": "77",
+        "clientOrderId": CLIENT_ID,
+        "symbol": "LTC/USDT",
+        "status": "closed",
+        "type": "market",
+        "side": "sell",
+        "amount": 0.1,
+        "filled": 0.1,
+        "average": 90.8,
+    }
+    assert venue.apply_exchange_order(raw) is order
+    assert venue.in_flight == {}
+    assert order.status is OrderStatus.FILLED
+    requests_before = len(recorded.http.requests)
+    await venue.resolve_in_flight()  # nothing left to resolve: no request
+    assert len(recorded.http.requests) == requests_before
