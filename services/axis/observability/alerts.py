@@ -59,7 +59,7 @@ def remove_sink(sink: AlertSink) -> None:
 def raise_alert(kind: str, message: str, severity: str = "critical", **fields: Any) -> Alert:
     alert = Alert(kind, message, severity, dict(fields))
     alerts_total.labels(kind=kind, severity=severity).inc()
-    emit = log.critical if severity == "critical" else log.warning
+    emit = {"critical": log.critical, "info": log.info}.get(severity, log.warning)
     emit("alert", kind=kind, message=message, **fields)
     with _lock:
         sinks = list(_sinks)
