@@ -95,9 +95,12 @@ class OrderRepository:
         user_id: int | None = None,
         strategy_id: int | None = None,
         position_id: int | None = None,
+        row: Order | None = None,
     ) -> Order:
-        """Insert the order or update the stored row to its current state."""
-        row = self.by_client_id(order.client_order_id)
+        """Insert the order or update the stored row to its current state (``row``, when the
+        caller already holds it in this session, saves looking it up)."""
+        if row is None:
+            row = self.by_client_id(order.client_order_id)
         if row is None:
             row = Order(
                 client_order_id=order.client_order_id,
@@ -201,8 +204,13 @@ class SqlOrderJournal:
         self.rows: dict[str, Order] = {}
 
     def _save(self, order: DomainOrder) -> None:
-        self.rows[order.client_order_id] = self.orders.save(
-            order, exchange=self.exchange, user_id=self.user_id, strategy_id=self.strategy_id
+        cid = order.client_order_id
+        self.rows[cid] = self.orders.save(
+            order,
+            exchange=self.exchange,
+            user_id=self.user_id,
+            strategy_id=self.strategy_id,
+            row=self.rows.get(cid),  # an order's updates skip the lookup by id
         )
         if self.commit_each:
             self.session.commit()
