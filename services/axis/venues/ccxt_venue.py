@@ -202,9 +202,9 @@ class CcxtVenue:
     async def _backoff(self, error: VenueError, attempt: int) -> None:
         delay = self.retry.delay(attempt, self._rng)
         if isinstance(error, RateLimited):
-            wait = error.retry_after if error.retry_after is not None else delay
-            self.limiter.penalize(wait)
-            delay = max(delay, wait)
+            # The account's limiter holds every caller for the penalty, this retry included.
+            self.limiter.penalize(error.retry_after if error.retry_after is not None else delay)
+            return
         await self._sleep(delay)
 
     async def _call(self, method: str, *args: Any) -> Any:

@@ -17,6 +17,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+# Tokens short by less than this share of a call's weight count as there: the refill arithmetic
+# leaves dust, and waiting out dust (nanoseconds) could spin on a coarse clock.
+_SLACK = 1e-9
+
 
 @dataclass(slots=True)
 class RateLimiter:
@@ -52,7 +56,9 @@ class RateLimiter:
         if now < self._blocked_until:
             return self._blocked_until - now + weight / self.rate
         missing = min(weight, self.capacity) - self._tokens
-        return max(missing, 0.0) / self.rate
+        if missing <= _SLACK * max(weight, 1.0):  # float dust from the refill arithmetic
+            return 0.0
+        return missing / self.rate
 
     async def acquire(self, weight: float = 1.0) -> None:
         """Wait until ``weight`` may be spent, then spend it. Callers queue in arrival order

@@ -56,28 +56,32 @@ class RecordingListener:
         self.liquidations.append(event)
 
 
-async def _no_sleep(seconds: float) -> None:
-    return None
-
-
 class SleepLog:
-    """Records backoff sleeps instead of sleeping."""
+    """Virtual time for a venue: records backoff sleeps and advances a clock instead of
+    sleeping; the venue's rate limiter runs on the same clock."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+        self.now += seconds
 
 
 def make_venue(recorded: RecordedExchange, sleep: SleepLog | None = None) -> CcxtVenue:
-    """The in-process venue on a recorded exchange: an ample private limiter, quick retries."""
+    """The in-process venue on a recorded exchange: an ample private limiter and quick
+    retries, both on virtual time."""
+    time = sleep or SleepLog()
     return CcxtVenue(
         recorded.exchange,
-        limiter=RateLimiter(rate=1e6, capacity=1e6),
+        limiter=RateLimiter(rate=1e6, capacity=1e6, clock=time.clock, sleep=time),
         retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05),
         resolve_attempts=3,
-        sleep=sleep or _no_sleep,
+        sleep=time,
     )
 
 

@@ -247,6 +247,7 @@ def recorded_exchange(exchange_id: str, options: dict[str, Any] | None = None) -
     exchange.set_markets(markets, currencies)
     # A second pass over the unified structures fills keys the raw files lack (README).
     exchange.set_markets(list(exchange.markets.values()), currencies)
+    exchange.timeout_on_exit = 0  # close() waits this long for sockets: there are none
     http = RecordedHttp()
     exchange.session = http
     exchange.own_session = False

@@ -95,3 +95,15 @@ def test_retry_after_header_is_read_case_insensitively() -> None:
     error = classify(ccxt.RateLimitExceeded("429"), {"Retry-After": "4"})
     assert isinstance(error, RateLimited)
     assert error.retry_after == 4.0
+
+
+@pytest.mark.asyncio
+async def test_refill_dust_does_not_spin_on_a_coarse_clock() -> None:
+    t = FakeTime()
+    t.now = 7.0
+    bucket = limiter(t, rate=1e6, capacity=1e6)
+    bucket.penalize(7.0)
+    for _ in range(50):  # each call needs a refill of a few microseconds after the penalty
+        await bucket.acquire(2)
+    assert t.now >= 14.0
+    assert len(t.slept) < 60
