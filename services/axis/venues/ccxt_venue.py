@@ -733,13 +733,13 @@ def _step(value: Any, precision_mode: int) -> float | None:
     return number
 
 
-def brackets_from_ccxt_tiers(
-    tiers: list[JsonDict], market: JsonDict
-) -> tuple[LeverageBracket, ...]:
+def brackets_from_ccxt_tiers(tiers: object, market: JsonDict) -> tuple[LeverageBracket, ...]:
     """Our brackets from ccxt leverage tiers (maxNotional, maxLeverage, maintenanceMarginRate);
-    one unbounded bracket at the market's maximum leverage when there are no tiers."""
+    one unbounded bracket at the market's maximum leverage when there are no usable tiers (a
+    reply of another shape counts as none rather than failing the instrument)."""
+    usable = [t for t in tiers if isinstance(t, dict)] if isinstance(tiers, list) else []
     rows = []
-    for tier in sorted(tiers, key=lambda t: _float(t.get("minNotional"))):
+    for tier in sorted(usable, key=lambda t: _float(t.get("minNotional"))):
         cap = _optional(tier.get("maxNotional"))
         rows.append(
             (

@@ -144,6 +144,15 @@ def test_brackets_from_tiers_are_contiguous_with_binance_cum() -> None:
     assert [b.maint_amount for b in brackets] == pytest.approx([0, 50, 1300])
 
 
+@pytest.mark.parametrize("reply", [[], {"BTC/USDT:USDT": []}, None, ["tier", 3]])
+def test_without_usable_tiers_one_bracket_at_the_market_maximum(reply: object) -> None:
+    market = {"limits": {"leverage": {"max": 75}}}
+    (bracket,) = brackets_from_ccxt_tiers(reply, market)
+    assert (bracket.notional_floor, bracket.notional_cap) == (0.0, math.inf)
+    assert bracket.max_leverage == 75
+    assert bracket.maint_margin_rate == pytest.approx(0.5 / 75)
+
+
 def test_closed_bars_sorted_deduplicated_and_forming_held_back() -> None:
     minute = 60_000
     rows = [
