@@ -121,40 +121,101 @@ class Engine:
         elif type(strategy).on_bar is Strategy.on_bar:
             raise TypeError(f"strategy {strategy.name!r} implements neither signals() nor on_bar()")
         strategy.on_start()
-        venue = self.venue
-        monitor = self.monitor
-        on_bar = strategy.on_bar
-        bar = BarView(self.bars)
-        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
         n = len(self.bars)
         # The run builds long lists once; keep the collector from rescanning them.
         gc.freeze()
         try:
-            for first in range(0, n, chunk):
-                for i in range(first, min(first + chunk, n)):
-                    self.index = venue._now_index = i
-                    low, high = guard_low[i], guard_high[i]
-                    if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
-                        venue.process_bar(i)
-                    # The bar's range reaching a threshold is necessary for its mark close to.
-                    if low <= monitor.low or high >= monitor.high:
-                        monitor.check(i, float(mark_close[i]))
-                    if i >= self._next_timer_index:
-                        self._fire_timers(i)
-                    bar.index = i
-                    on_bar(bar)
-                if progress is not None:
-                    progress(min(first + chunk, n), n)
+            if signals is not None and type(strategy).on_bar is Strategy.on_bar:
+                self._replay_signals(signals.target, progress, chunk)
+            else:
+                self._replay_bars(progress, chunk)
         finally:
             gc.unfreeze()
         if n:
+            self.index = self.venue._now_index = n - 1
             self.curve.mark_to(n - 1)
             self.trades.close_open(float(self._close[n - 1]), int(self._ts[n - 1]))
         strategy.on_stop()
 
+    def _replay_bars(self, progress: Callable[[int, int], None] | None, chunk: int) -> None:
+        """Every bar in turn, with the strategy's own ``on_bar`` at each close."""
+        venue = self.venue
+        monitor = self.monitor
+        on_bar = self.strategy.on_bar
+        bar = BarView(self.bars)
+        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
+        n = len(self.bars)
+        for first in range(0, n, chunk):
+            for i in range(first, min(first + chunk, n)):
+                self.index = venue._now_index = i
+                low, high = guard_low[i], guard_high[i]
+                if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
+                    venue.process_bar(i)
+                # The bar's range reaching a threshold is necessary for its mark close to.
+                if low <= monitor.low or high >= monitor.high:
+                    monitor.check(i, float(mark_close[i]))
+                if i >= self._next_timer_index:
+                    self._fire_timers(i)
+                bar.index = i
+                on_bar(bar)
+            if progress is not None:
+                progress(min(first + chunk, n), n)
+
+    def _replay_signals(
+        self, target: np.ndarray, progress: Callable[[int, int], None] | None, chunk: int
+    ) -> None:
+        """The bars of a strategy that follows its signals through the default ``on_bar``.
+
+        That ``on_bar`` does nothing on a bar whose target is NaN, so the only bars with work
+        are those with a target and those the venue, the monitor or a timer wait for. While no
+        price level is waited for (no stop or limit on the book, no liquidation price, no
+        monitor threshold), the bars in between cannot change anything and are skipped; while
+        one is, every bar is checked as in :meth:`_replay_bars`. Each visited bar runs the same
+        steps in the same order as there (and as :meth:`step`)."""
+        venue = self.venue
+        monitor = self.monitor
+        on_bar = self.strategy.on_bar
+        bar = BarView(self.bars)
+        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
+        n = len(self.bars)
+        acts: list[int] = np.flatnonzero(~np.isnan(target)).tolist()
+        acts.append(n)  # a sentinel past the last bar
+        k = 0
+        inf = math.inf
+        for first in range(0, n, chunk):
+            last = min(first + chunk, n)
+            i = first
+            while i < last:
+                if (
+                    venue.trig_low == -inf
+                    and venue.trig_high == inf
+                    and monitor.low == -inf
+                    and monitor.high == inf
+                ):
+                    # Nothing waits for a price: go to the next bar with a scheduled event.
+                    i = max(i, min(venue.next_index, self._next_timer_index, acts[k]))
+                    if i >= last:
+                        break
+                self.index = venue._now_index = i
+                low, high = guard_low[i], guard_high[i]
+                if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
+                    venue.process_bar(i)
+                if low <= monitor.low or high >= monitor.high:
+                    monitor.check(i, float(mark_close[i]))
+                if i >= self._next_timer_index:
+                    self._fire_timers(i)
+                if i == acts[k]:
+                    k += 1
+                    bar.index = i
+                    on_bar(bar)
+                i += 1
+            if progress is not None:
+                progress(last, n)
+
     # -- bar by bar (paper and live workers) -------------------------------------------------
-    # The same steps as one iteration of :meth:`run`, for a caller that receives bars one at a
-    # time. ``run`` keeps its own inlined loop: these methods are not on the backtest path.
+    # The same steps as one iteration of :meth:`run`'s loops (``_replay_bars``,
+    # ``_replay_signals``), for a caller that receives bars one at a time. ``run`` keeps its own
+    # inlined loops: these methods are not on the backtest path.
     def begin(self) -> None:
         """Attach the strategy and call its ``on_start``; signal strategies get their
         targets through :meth:`set_target` before each :meth:`step`."""
