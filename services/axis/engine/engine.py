@@ -266,24 +266,22 @@ class Engine:
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         self.fills.append((order, fill))
-        i = self.venue._now_index
-        self.curve.before_change(i)
-        self.portfolio.apply_fill(
-            fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.timestamp
-        )
-        self._intrabar_price = fill.price
+        self.curve.before_change(self.venue._now_index)
+        price, quantity, fee, ts = fill.price, fill.quantity, fill.fee, fill.timestamp
+        self.portfolio.apply_fill(fill.symbol, fill.side, quantity, price, fee, ts)
+        self._intrabar_price = price
         reason = order.tag if order.tag in _EXIT_REASONS else "signal"
-        self.trades.on_fill(
-            fill.side.sign, fill.quantity, fill.price, fill.fee, fill.timestamp, reason
-        )
+        self.trades.on_fill(fill.side.sign, quantity, price, fee, ts, reason)
         self.oms.on_update(order)
-        protection = self._pending_protection.get(order.client_order_id)
-        if protection is not None:
-            if not order.is_open:
-                del self._pending_protection[order.client_order_id]
-            if not self.position().is_flat:
-                self._protect(protection)  # covers the whole position after every entry fill
-        if self.position().is_flat:
+        position = self.portfolio.positions[self.symbol]
+        if self._pending_protection:
+            protection = self._pending_protection.get(order.client_order_id)
+            if protection is not None:
+                if not order.status.is_open:
+                    del self._pending_protection[order.client_order_id]
+                if position.quantity != 0.0:
+                    self._protect(protection)  # covers the whole position after each entry fill
+        if position.quantity == 0.0:
             self._protection.order_ids.clear()
         self.monitor.on_position_change()
         self.strategy.on_fill(fill)

@@ -17,6 +17,7 @@ from axis.domain.instrument import Instrument
 from axis.domain.position import FillEffect, Position
 
 DAY_MS = 86_400_000
+_max = np.maximum.reduce  # ndarray.max() adds a Python-level wrapper per call
 
 
 class Portfolio:
@@ -114,15 +115,21 @@ class EquityCurve:
             return
         position = self.portfolio.positions[self.symbol]
         wallet = self.portfolio.wallet
-        segment = self.equity[start : i + 1]
-        if position.is_flat:
+        stop = i + 1
+        segment = self.equity[start:stop]
+        if position.quantity == 0.0:
             segment.fill(wallet)
+            top = wallet
         else:
-            scale = position.sign * position.base_qty
-            np.multiply(self.close[start : i + 1] - position.avg_entry, scale, out=segment)
+            # In place, one ufunc per step: the segments are short (the bars since the last
+            # order), so numpy's per-call overhead is what costs.
+            np.subtract(self.close[start:stop], position.avg_entry, out=segment)
+            segment *= position.sign * position.base_qty
             segment += wallet
-            self.exposure[start : i + 1] = True
-        self.peak = max(self.peak, float(segment.max()))
+            self.exposure[start:stop] = True
+            top = float(_max(segment))
+        if top > self.peak:
+            self.peak = top
         self.marked = i
 
     def before_change(self, i: int) -> None:

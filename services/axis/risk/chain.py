@@ -140,8 +140,14 @@ class RiskCheck(Protocol):
     def check(self, intent: OrderIntent, ctx: RiskContext) -> RiskDecision: ...
 
 
+_new_decision = tuple.__new__  # NamedTuple's generated __new__ costs twice as much
+_PASS, _RESIZE, _VETO = RiskAction.PASS, RiskAction.RESIZE, RiskAction.VETO
+
+
 def _pass(intent: OrderIntent) -> RiskDecision:
-    return RiskDecision(RiskAction.PASS, intent.quantity)
+    # Every check of every order answers this at least once: built without the keyword
+    # handling of RiskDecision(...), same fields and defaults.
+    return _new_decision(RiskDecision, (_PASS, intent.quantity, "", "", _NO_DETAILS))
 
 
 def _no_price(intent: OrderIntent, rule: str) -> RiskDecision | None:
@@ -412,14 +418,17 @@ class RiskChain:
         last: RiskDecision | None = None
         for check in self.checks:
             decision = check.check(intent, ctx)
-            if decision.action is RiskAction.VETO:
+            action = decision.action
+            if action is _PASS:
+                continue
+            if action is _VETO:
                 intent.quantity = original
                 return decision
-            if decision.action is RiskAction.RESIZE:
+            if action is _RESIZE:
                 intent.quantity = decision.quantity
                 last = decision
         if last is None:
-            return RiskDecision(RiskAction.PASS, intent.quantity)
+            return _pass(intent)
         return RiskDecision(
             RiskAction.RESIZE, intent.quantity, last.rule, last.reason, last.details
         )
