@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from axis.domain.enums import MarginMode, OrderSide
@@ -17,7 +18,31 @@ from axis.domain.instrument import Instrument
 from axis.domain.position import FillEffect, Position
 
 DAY_MS = 86_400_000
-_max = np.maximum.reduce  # ndarray.max() adds a Python-level wrapper per call
+
+
+@numba.njit(cache=True)
+def _mark_open(
+    equity: np.ndarray,
+    exposure: np.ndarray,
+    close: np.ndarray,
+    start: int,
+    stop: int,
+    entry: float,
+    scale: float,
+    wallet: float,
+) -> float:
+    """Equity of an open position over bars ``start:stop`` (``(close - entry) * scale +
+    wallet``), and its maximum (NaN if any value is, like ``ndarray.max``). Compiled: the
+    segments are short (the bars since the last order), and as numpy expressions their
+    per-call overhead is most of an order's cost."""
+    top = -math.inf
+    for j in range(start, stop):
+        value = (close[j] - entry) * scale + wallet
+        equity[j] = value
+        exposure[j] = True
+        if value > top or value != value:
+            top = value
+    return top
 
 
 class Portfolio:
@@ -121,13 +146,17 @@ class EquityCurve:
             segment.fill(wallet)
             top = wallet
         else:
-            # In place, one ufunc per step: the segments are short (the bars since the last
-            # order), so numpy's per-call overhead is what costs.
-            np.subtract(self.close[start:stop], position.avg_entry, out=segment)
-            segment *= position.sign * position.base_qty
-            segment += wallet
-            self.exposure[start:stop] = True
-            top = float(_max(segment))
+            scale = position.sign * position.base_qty
+            top = _mark_open(
+                self.equity,
+                self.exposure,
+                self.close,
+                start,
+                stop,
+                position.avg_entry,
+                scale,
+                wallet,
+            )
         if top > self.peak:
             self.peak = top
         self.marked = i
