@@ -28,19 +28,18 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_open(self) -> bool:
-        return self in _OPEN
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
+    is_open: bool  # working at the venue (new, submitted or partly filled)
+    is_terminal: bool  # final: filled, cancelled, rejected or expired
 
 
 _OPEN = frozenset({OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
+# Plain attributes, not properties: every order reads them several times on its way.
+for _status in OrderStatus:
+    _status.is_open = _status in _OPEN
+    _status.is_terminal = _status in _TERMINAL
 
 _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NEW: frozenset({OrderStatus.SUBMITTED, OrderStatus.REJECTED}),

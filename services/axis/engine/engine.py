@@ -345,12 +345,15 @@ class Engine:
 
     def reference_price(self) -> float:
         """The price decisions see now: the last fill price inside a bar, else the close."""
-        if self.in_bar() and self._intrabar_price == self._intrabar_price:
+        venue = self.venue  # in_bar(), inline: an order asks for the price several times
+        in_bar = venue._now_t < 3.0 and venue._now_index == self.index
+        if in_bar and self._intrabar_price == self._intrabar_price:
             return self._intrabar_price
         return float(self._close[max(self.index, 0)])
 
     def current_equity(self) -> float:
-        if self.in_bar():
+        venue = self.venue
+        if venue._now_t < 3.0 and venue._now_index == self.index:  # in_bar(), inline
             self.portfolio.set_mark(self.symbol, self.reference_price())
             return self.portfolio.equity()
         i = max(self.index, 0)
@@ -388,7 +391,7 @@ class Engine:
         )
         order, _ = self.oms.place(intent, self.timestamp())
         order.time_in_force = time_in_force
-        if not order.is_open:
+        if not order.status.is_open:
             self.strategy.on_order_update(order)
         return order
 
@@ -400,12 +403,13 @@ class Engine:
         take_profit: float | None = None,
         take_profit_fraction: float = 1.0,
     ) -> Order | None:
-        position = self.position_qty()
+        held = self.portfolio.positions[self.symbol]
+        position = held.quantity
         if exposure == 0.0:
             return self.close_position("exit") if position != 0.0 else None
         inst = self.instrument
         price = self.reference_price()
-        leverage = self.leverage(self.symbol)
+        leverage = held.leverage
         budget = self.current_equity() * abs(exposure)
         size = rules.exposure_quantity(
             budget,
@@ -426,7 +430,7 @@ class Engine:
         order = self.place_order(
             side, abs(delta), tag="entry" if grows else "reduce", reduce_only=not grows
         )
-        if grows and order.is_open:
+        if grows and order.status.is_open:
             self._pending_protection[order.client_order_id] = _Protection(
                 stop_loss or 0.0, take_profit or 0.0, take_profit_fraction
             )
