@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,7 +118,9 @@ class Engine:
             if len(signals.target) != len(self.bars):
                 raise ValueError(f"strategy {strategy.name!r}: one target per bar expected")
             strategy._signals = signals
-            strategy._targets = signals.target.tolist()
+            # C doubles indexed as Python floats, by one copy: the default on_bar reads the
+            # bars with a target only.
+            strategy._targets = array("d", np.asarray(signals.target, dtype=np.float64).tobytes())
         elif type(strategy).on_bar is Strategy.on_bar:
             raise TypeError(f"strategy {strategy.name!r} implements neither signals() nor on_bar()")
         strategy.on_start()

@@ -129,10 +129,9 @@ class EquityCurve:
         self.exposure = np.zeros(n, dtype=bool)
         self.marked = -1
         self.peak = portfolio.initial_balance
-        days = timestamps // DAY_MS
-        first_of_day = np.r_[True, days[1:] != days[:-1]] if n else np.zeros(0, dtype=bool)
-        # Index of the first bar of each bar's UTC day.
-        self.day_first = np.maximum.accumulate(np.where(first_of_day, np.arange(n), 0))
+        self.timestamps = timestamps
+        self._day: int | None = None  # the UTC day (epoch days) _day_first is for
+        self._day_first = 0
 
     def mark_to(self, i: int) -> None:
         start = self.marked + 1
@@ -167,6 +166,16 @@ class EquityCurve:
         self.mark_to(i - 1)
         self.marked = min(self.marked, i - 1)
 
+    def day_first(self, i: int) -> int:
+        """Index of the first bar of bar ``i``'s UTC day. Looked up when an order asks for it
+        (bar timestamps strictly increase), not laid out for every bar up front: a per-bar
+        table cost more than all of a long run's lookups together."""
+        day = int(self.timestamps[i]) // DAY_MS
+        if day != self._day:
+            self._day = day
+            self._day_first = int(np.searchsorted(self.timestamps, day * DAY_MS, side="left"))
+        return self._day_first
+
     def day_start_equity(self, i: int) -> float:
-        first = int(self.day_first[i])
+        first = self.day_first(i)
         return float(self.equity[first - 1]) if first > 0 else self.portfolio.initial_balance

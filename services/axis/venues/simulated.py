@@ -24,6 +24,7 @@ Matching rules (all from :mod:`axis.venues.fills`, shared with the vectorised ke
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +119,11 @@ class SimulatedVenue:
         self.vol = bars.volume / instrument.contract_size
         marks = mark if mark is not None else bars
         self.mo, self.mh, self.ml, self.mc = marks.open, marks.high, marks.low, marks.close
-        # Cheap per-bar guards for the engine's loop (lists: it reads one element per bar).
-        self.guard_low = np.minimum(bars.low, marks.low).tolist()
-        self.guard_high = np.maximum(bars.high, marks.high).tolist()
+        # Cheap per-bar guards for the engine's loop, which reads one element per bar: C
+        # doubles that index to Python floats, built by one copy (``tolist`` would build a
+        # float object per bar up front, most of which a long run never reads).
+        self.guard_low = array("d", np.minimum(bars.low, marks.low, dtype=np.float64).tobytes())
+        self.guard_high = array("d", np.maximum(bars.high, marks.high, dtype=np.float64).tobytes())
         self.funding = (
             funding_schedule(bars.timestamp, funding, self.settings.funding_rate)
             if instrument.is_perpetual
