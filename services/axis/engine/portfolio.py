@@ -173,7 +173,7 @@ class EquityCurve:
         day = int(self.timestamps[i]) // DAY_MS
         if day != self._day:
             self._day = day
-            self._day_first = int(np.searchsorted(self.timestamps, day * DAY_MS, side="left"))
+            self._day_first = int(self.timestamps.searchsorted(day * DAY_MS, side="left"))
         return self._day_first
 
     def day_start_equity(self, i: int) -> float:

@@ -191,8 +191,9 @@ class SimulatedVenue:
         if pos < len(self._funding_bars) and self._funding_bars[pos] == i:
             self._settle_funding(i, self.funding[i])
             self._funding_pos += 1
-        o, h, lo, c = float(self.o[i]), float(self.h[i]), float(self.lo[i]), float(self.c[i])
-        volume_left = float(self.vol[i])
+        # ``item`` reads a Python float straight from the array (no numpy scalar in between).
+        o, h, lo, c = self.o.item(i), self.h.item(i), self.lo.item(i), self.c.item(i)
+        volume_left = float(self.vol.item(i))
         while True:
             event_t, event = self._next_event(i, o, h, lo, c)
             if event is None:
