@@ -352,7 +352,7 @@ class Engine:
         in_bar = venue._now_t < 3.0 and venue._now_index == self.index
         if in_bar and self._intrabar_price == self._intrabar_price:
             return self._intrabar_price
-        return float(self._close[max(self.index, 0)])
+        return float(self._close.item(max(self.index, 0)))  # item: no numpy scalar between
 
     def current_equity(self) -> float:
         venue = self.venue
@@ -361,11 +361,11 @@ class Engine:
             return self.portfolio.equity()
         i = max(self.index, 0)
         self.curve.mark_to(i)
-        return float(self.curve.equity[i])
+        return float(self.curve.equity.item(i))
 
     def timestamp(self) -> int:
         """Simulated now: the open time of the bar being processed (or just closed)."""
-        self.clock.advance_to(int(self._ts[max(self.index, 0)]))
+        self.clock.advance_to(int(self._ts.item(max(self.index, 0))))
         return self.clock.now_ms()
 
     def place_order(

@@ -170,7 +170,7 @@ class EquityCurve:
         """Index of the first bar of bar ``i``'s UTC day. Looked up when an order asks for it
         (bar timestamps strictly increase), not laid out for every bar up front: a per-bar
         table cost more than all of a long run's lookups together."""
-        day = int(self.timestamps[i]) // DAY_MS
+        day = int(self.timestamps.item(i)) // DAY_MS
         if day != self._day:
             self._day = day
             self._day_first = int(self.timestamps.searchsorted(day * DAY_MS, side="left"))
@@ -178,4 +178,4 @@ class EquityCurve:
 
     def day_start_equity(self, i: int) -> float:
         first = self.day_first(i)
-        return float(self.equity[first - 1]) if first > 0 else self.portfolio.initial_balance
+        return float(self.equity.item(first - 1)) if first > 0 else self.portfolio.initial_balance
