@@ -88,7 +88,7 @@ class Recorder(Strategy):
 
 
 def run(
-    strategy: Recorder,
+    strategy: Strategy,
     bars: Bars,
     *,
     leverage: float = 5.0,
