@@ -95,6 +95,9 @@ def nearest_step(value: float, step: float) -> float:
     return round(round(value / step) * step, step_decimals(step))
 
 
+_LINEAR_PERPETUAL = MarketType.LINEAR_PERPETUAL
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """A market on one exchange. Quantities are in contracts; ``contract_size`` base units each
@@ -138,7 +141,7 @@ class Instrument:
 
     @property
     def is_perpetual(self) -> bool:
-        return self.market_type is MarketType.LINEAR_PERPETUAL
+        return self.market_type is _LINEAR_PERPETUAL
 
     # -- leverage brackets --------------------------------------------------------------------
     def bracket_for(self, notional: float) -> LeverageBracket:
@@ -165,7 +168,8 @@ class Instrument:
 
     def round_qty(self, quantity: float) -> float:
         """Round a quantity down to the lot: never more than was asked for or can be paid."""
-        return floor_to_step(abs(quantity), self.lot_size)
+        lot = self.lot_size  # floor_to_step, without its call: every order rounds twice
+        return float(floor_step(abs(quantity), lot, step_decimals(lot)))
 
     def round_price(self, price: float) -> float:
         return nearest_step(price, self.tick_size)

@@ -28,19 +28,18 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_open(self) -> bool:
-        return self in _OPEN
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
+    is_open: bool  # working at the venue (new, submitted or partly filled)
+    is_terminal: bool  # final: filled, cancelled, rejected or expired
 
 
 _OPEN = frozenset({OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
+# Plain attributes, not properties: every order reads them several times on its way.
+for _status in OrderStatus:
+    _status.is_open = _status in _OPEN
+    _status.is_terminal = _status in _TERMINAL
 
 _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NEW: frozenset({OrderStatus.SUBMITTED, OrderStatus.REJECTED}),
@@ -91,6 +90,11 @@ class Fill:
     trade_id: str = ""
 
 
+# Built once: every order's validation asks these (a tuple built inline reads the members again).
+_PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_TRIGGERED = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT)
+
+
 @dataclass(slots=True)
 class Order:
     """An instruction to a venue, identified by our deterministic ``client_order_id``."""
@@ -118,12 +122,8 @@ class Order:
     def __post_init__(self) -> None:
         if not self.quantity > 0:  # also refuses NaN
             raise ValueError(f"order {self.client_order_id}: quantity must be positive")
-        needs_price = self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        needs_trigger = self.type in (
-            OrderType.STOP_MARKET,
-            OrderType.STOP_LIMIT,
-            OrderType.TAKE_PROFIT,
-        )
+        needs_price = self.type in _PRICED
+        needs_trigger = self.type in _TRIGGERED
         if needs_price and (self.price is None or not self.price > 0):
             raise ValueError(f"order {self.client_order_id}: a {self.type.value} needs a price")
         if needs_trigger and (self.trigger_price is None or not self.trigger_price > 0):
@@ -189,4 +189,4 @@ class Order:
 
     @property
     def is_stop(self) -> bool:
-        return self.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT)
+        return self.type in _TRIGGERED

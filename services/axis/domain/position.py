@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from axis.domain.enums import MarginMode, OrderSide, PositionSide
 from axis.domain.futures import funding_payment, unrealized_pnl
@@ -11,14 +12,17 @@ from axis.domain.instrument import Instrument
 from axis.domain.liquidation import liquidation_price
 
 
-@dataclass(frozen=True, slots=True)
-class FillEffect:
-    """What one fill did to a position: the quantity it closed and the PnL that realised."""
+class FillEffect(NamedTuple):
+    """What one fill did to a position: the quantity it closed and the PnL that realised.
+    A tuple, not a dataclass: every fill makes two (the venue's position and the engine's)."""
 
     closed_qty: float
     opened_qty: float
     realized_pnl: float  # price PnL of the closed part, before fees
     released_margin: float
+
+
+_new_effect = tuple.__new__  # the generated FillEffect(...) costs twice as much
 
 
 @dataclass(slots=True)
@@ -77,23 +81,26 @@ class Position:
         closed = 0.0
         realized = 0.0
         released = 0.0
-        if self.quantity != 0.0 and (signed > 0) != (self.quantity > 0):
-            closed = min(abs(signed), abs(self.quantity))
+        held = self.quantity  # read once: every fill passes here twice (venue and engine)
+        if held != 0.0 and (signed > 0) != (held > 0):
+            closed = min(abs(signed), abs(held))
             cs = self.instrument.contract_size
             realized = float(unrealized_pnl(self.sign, closed * cs, self.avg_entry, price))
-            released = self.margin * closed / abs(self.quantity)
+            released = self.margin * closed / abs(held)
             self.margin -= released
-            self.quantity += math.copysign(closed, signed)
+            held += math.copysign(closed, signed)
             self.realized_pnl += realized
-            if abs(self.quantity) <= self.instrument.lot_size * 1e-9:
-                self.quantity, self.avg_entry, self.margin = 0.0, 0.0, 0.0
+            if abs(held) <= self.instrument.lot_size * 1e-9:
+                held, self.avg_entry, self.margin = 0.0, 0.0, 0.0
+            self.quantity = held
         opened = abs(signed) - closed
         if opened > 0.0:
-            total = abs(self.quantity) + opened
-            self.avg_entry = (self.avg_entry * abs(self.quantity) + price * opened) / total
+            size = abs(held)
+            total = size + opened
+            self.avg_entry = (self.avg_entry * size + price * opened) / total
             self.quantity = math.copysign(total, signed)
             self.margin += opened * self.instrument.contract_size * price / self.leverage
-        return FillEffect(closed, opened, realized, released)
+        return _new_effect(FillEffect, (closed, opened, realized, released))
 
     def apply_funding(self, mark: float, rate: float) -> float:
         """Settle one funding interval; returns the cash amount (negative when paid)."""

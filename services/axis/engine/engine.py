@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,44 +118,107 @@ class Engine:
             if len(signals.target) != len(self.bars):
                 raise ValueError(f"strategy {strategy.name!r}: one target per bar expected")
             strategy._signals = signals
-            strategy._targets = signals.target.tolist()
+            # C doubles indexed as Python floats, by one copy: the default on_bar reads the
+            # bars with a target only.
+            strategy._targets = array("d", np.asarray(signals.target, dtype=np.float64).tobytes())
         elif type(strategy).on_bar is Strategy.on_bar:
             raise TypeError(f"strategy {strategy.name!r} implements neither signals() nor on_bar()")
         strategy.on_start()
-        venue = self.venue
-        monitor = self.monitor
-        on_bar = strategy.on_bar
-        bar = BarView(self.bars)
-        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
         n = len(self.bars)
         # The run builds long lists once; keep the collector from rescanning them.
         gc.freeze()
         try:
-            for first in range(0, n, chunk):
-                for i in range(first, min(first + chunk, n)):
-                    self.index = venue._now_index = i
-                    low, high = guard_low[i], guard_high[i]
-                    if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
-                        venue.process_bar(i)
-                    # The bar's range reaching a threshold is necessary for its mark close to.
-                    if low <= monitor.low or high >= monitor.high:
-                        monitor.check(i, float(mark_close[i]))
-                    if i >= self._next_timer_index:
-                        self._fire_timers(i)
-                    bar.index = i
-                    on_bar(bar)
-                if progress is not None:
-                    progress(min(first + chunk, n), n)
+            if signals is not None and type(strategy).on_bar is Strategy.on_bar:
+                self._replay_signals(signals.target, progress, chunk)
+            else:
+                self._replay_bars(progress, chunk)
         finally:
             gc.unfreeze()
         if n:
+            self.index = self.venue._now_index = n - 1
             self.curve.mark_to(n - 1)
             self.trades.close_open(float(self._close[n - 1]), int(self._ts[n - 1]))
         strategy.on_stop()
 
+    def _replay_bars(self, progress: Callable[[int, int], None] | None, chunk: int) -> None:
+        """Every bar in turn, with the strategy's own ``on_bar`` at each close."""
+        venue = self.venue
+        monitor = self.monitor
+        on_bar = self.strategy.on_bar
+        bar = BarView(self.bars)
+        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
+        n = len(self.bars)
+        for first in range(0, n, chunk):
+            for i in range(first, min(first + chunk, n)):
+                self.index = venue._now_index = i
+                low, high = guard_low[i], guard_high[i]
+                if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
+                    venue.process_bar(i)
+                # The bar's range reaching a threshold is necessary for its mark close to.
+                if low <= monitor.low or high >= monitor.high:
+                    monitor.check(i, float(mark_close[i]))
+                if i >= self._next_timer_index:
+                    self._fire_timers(i)
+                bar.index = i
+                on_bar(bar)
+            if progress is not None:
+                progress(min(first + chunk, n), n)
+
+    def _replay_signals(
+        self, target: np.ndarray, progress: Callable[[int, int], None] | None, chunk: int
+    ) -> None:
+        """The bars of a strategy that follows its signals through the default ``on_bar``.
+
+        That ``on_bar`` does nothing on a bar whose target is NaN, so the only bars with work
+        are those with a target and those the venue, the monitor or a timer wait for. While no
+        price level is waited for (no stop or limit on the book, no liquidation price, no
+        monitor threshold), the bars in between cannot change anything and are skipped; while
+        one is, every bar is checked as in :meth:`_replay_bars`. Each visited bar runs the same
+        steps in the same order as there (and as :meth:`step`)."""
+        venue = self.venue
+        monitor = self.monitor
+        on_bar = self.strategy.on_bar
+        bar = BarView(self.bars)
+        guard_low, guard_high, mark_close = venue.guard_low, venue.guard_high, venue.mc
+        n = len(self.bars)
+        acts: list[int] = np.flatnonzero(~np.isnan(target)).tolist()
+        acts.append(n)  # a sentinel past the last bar
+        k = 0
+        inf = math.inf
+        for first in range(0, n, chunk):
+            last = min(first + chunk, n)
+            i = first
+            while i < last:
+                if (
+                    venue.trig_low == -inf
+                    and venue.trig_high == inf
+                    and monitor.low == -inf
+                    and monitor.high == inf
+                ):
+                    # Nothing waits for a price: go to the next bar with a scheduled event.
+                    i = max(i, min(venue.next_index, self._next_timer_index, acts[k]))
+                    if i >= last:
+                        break
+                self.index = venue._now_index = i
+                low, high = guard_low[i], guard_high[i]
+                if i >= venue.next_index or low <= venue.trig_low or high >= venue.trig_high:
+                    venue.process_bar(i)
+                if low <= monitor.low or high >= monitor.high:
+                    monitor.check(i, float(mark_close[i]))
+                if i >= self._next_timer_index:
+                    self._fire_timers(i)
+                if i == acts[k]:
+                    k += 1
+                    bar.index = i
+                    on_bar(bar)
+                i += 1
+            if progress is not None:
+                progress(last, n)
+
     # -- bar by bar (paper and live workers) -------------------------------------------------
-    # The same steps as one iteration of :meth:`run`, for a caller that receives bars one at a
-    # time. ``run`` keeps its own inlined loop: these methods are not on the backtest path.
+    # The same steps as one iteration of :meth:`run`'s loops (``_replay_bars``,
+    # ``_replay_signals``), for a caller that receives bars one at a time. ``run`` keeps its own
+    # inlined loops: these methods are not on the backtest path.
     def begin(self) -> None:
         """Attach the strategy and call its ``on_start``; signal strategies get their
         targets through :meth:`set_target` before each :meth:`step`."""
@@ -205,24 +269,22 @@ class Engine:
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         self.fills.append((order, fill))
-        i = self.venue._now_index
-        self.curve.before_change(i)
-        self.portfolio.apply_fill(
-            fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.timestamp
-        )
-        self._intrabar_price = fill.price
+        self.curve.before_change(self.venue._now_index)
+        price, quantity, fee, ts = fill.price, fill.quantity, fill.fee, fill.timestamp
+        self.portfolio.apply_fill(fill.symbol, fill.side, quantity, price, fee, ts)
+        self._intrabar_price = price
         reason = order.tag if order.tag in _EXIT_REASONS else "signal"
-        self.trades.on_fill(
-            fill.side.sign, fill.quantity, fill.price, fill.fee, fill.timestamp, reason
-        )
+        self.trades.on_fill(fill.side.sign, quantity, price, fee, ts, reason)
         self.oms.on_update(order)
-        protection = self._pending_protection.get(order.client_order_id)
-        if protection is not None:
-            if not order.is_open:
-                del self._pending_protection[order.client_order_id]
-            if not self.position().is_flat:
-                self._protect(protection)  # covers the whole position after every entry fill
-        if self.position().is_flat:
+        position = self.portfolio.positions[self.symbol]
+        if self._pending_protection:
+            protection = self._pending_protection.get(order.client_order_id)
+            if protection is not None:
+                if not order.status.is_open:
+                    del self._pending_protection[order.client_order_id]
+                if position.quantity != 0.0:
+                    self._protect(protection)  # covers the whole position after each entry fill
+        if position.quantity == 0.0:
             self._protection.order_ids.clear()
         self.monitor.on_position_change()
         self.strategy.on_fill(fill)
@@ -286,21 +348,24 @@ class Engine:
 
     def reference_price(self) -> float:
         """The price decisions see now: the last fill price inside a bar, else the close."""
-        if self.in_bar() and self._intrabar_price == self._intrabar_price:
+        venue = self.venue  # in_bar(), inline: an order asks for the price several times
+        in_bar = venue._now_t < 3.0 and venue._now_index == self.index
+        if in_bar and self._intrabar_price == self._intrabar_price:
             return self._intrabar_price
-        return float(self._close[max(self.index, 0)])
+        return float(self._close.item(max(self.index, 0)))  # item: no numpy scalar between
 
     def current_equity(self) -> float:
-        if self.in_bar():
+        venue = self.venue
+        if venue._now_t < 3.0 and venue._now_index == self.index:  # in_bar(), inline
             self.portfolio.set_mark(self.symbol, self.reference_price())
             return self.portfolio.equity()
         i = max(self.index, 0)
         self.curve.mark_to(i)
-        return float(self.curve.equity[i])
+        return float(self.curve.equity.item(i))
 
     def timestamp(self) -> int:
         """Simulated now: the open time of the bar being processed (or just closed)."""
-        self.clock.advance_to(int(self._ts[max(self.index, 0)]))
+        self.clock.advance_to(int(self._ts.item(max(self.index, 0))))
         return self.clock.now_ms()
 
     def place_order(
@@ -329,7 +394,7 @@ class Engine:
         )
         order, _ = self.oms.place(intent, self.timestamp())
         order.time_in_force = time_in_force
-        if not order.is_open:
+        if not order.status.is_open:
             self.strategy.on_order_update(order)
         return order
 
@@ -341,12 +406,13 @@ class Engine:
         take_profit: float | None = None,
         take_profit_fraction: float = 1.0,
     ) -> Order | None:
-        position = self.position_qty()
+        held = self.portfolio.positions[self.symbol]
+        position = held.quantity
         if exposure == 0.0:
             return self.close_position("exit") if position != 0.0 else None
         inst = self.instrument
         price = self.reference_price()
-        leverage = self.leverage(self.symbol)
+        leverage = held.leverage
         budget = self.current_equity() * abs(exposure)
         size = rules.exposure_quantity(
             budget,
@@ -367,7 +433,7 @@ class Engine:
         order = self.place_order(
             side, abs(delta), tag="entry" if grows else "reduce", reduce_only=not grows
         )
-        if grows and order.is_open:
+        if grows and order.status.is_open:
             self._pending_protection[order.client_order_id] = _Protection(
                 stop_loss or 0.0, take_profit or 0.0, take_profit_fraction
             )

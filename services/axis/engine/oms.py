@@ -8,6 +8,7 @@ id, so the venue can never receive the same intent twice under two ids.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -15,6 +16,9 @@ from typing import Protocol
 from axis.domain.orders import Order, OrderStatus
 from axis.risk.chain import OrderIntent, RiskAction, RiskChain, RiskContext, RiskDecision
 from axis.venues.base import Venue
+
+_PASS, _VETO = RiskAction.PASS, RiskAction.VETO
+_REJECTED = OrderStatus.REJECTED
 
 
 class OrderJournal(Protocol):
@@ -34,7 +38,8 @@ class MemoryJournal:
         self.entries.append((order.client_order_id, "write_ahead"))
 
     def record(self, order: Order) -> None:
-        self.entries.append((order.client_order_id, order.status.value))
+        # ``_value_`` is the member's value without the ``value`` property's descriptor call.
+        self.entries.append((order.client_order_id, order.status._value_))
 
 
 def client_order_id(prefix: str, sequence: int) -> str:
@@ -66,7 +71,7 @@ class OrderManager:
     def place(self, intent: OrderIntent, timestamp: int) -> tuple[Order, RiskDecision]:
         """Run the risk chain and, unless vetoed, journal and send the order. A vetoed intent
         still yields an order, in state REJECTED, so the strategy hears why."""
-        if not intent.quantity > 0 or intent.quantity == float("inf"):
+        if not intent.quantity > 0 or intent.quantity == math.inf:
             raise ValueError(f"order quantity must be a positive number, got {intent.quantity}")
         decision = self.chain.evaluate(intent, self.context(intent))
         self.sequence += 1
@@ -83,9 +88,10 @@ class OrderManager:
             created_at=timestamp,
         )
         self.orders[order.client_order_id] = order
-        if decision.action is not RiskAction.PASS:
+        action = decision.action
+        if action is not _PASS:
             self.decisions.append((order.client_order_id, decision))
-        if decision.action is RiskAction.VETO:
+        if action is _VETO:
             order.reject(f"{decision.rule}: {decision.reason}")
             self.journal.record(order)
             return order, decision
@@ -96,7 +102,8 @@ class OrderManager:
 
     def on_update(self, order: Order) -> None:
         self.journal.record(order)
-        if order.status.is_terminal or order.status is OrderStatus.REJECTED:
+        status = order.status
+        if status.is_terminal or status is _REJECTED:
             self.open.pop(order.client_order_id, None)
 
     def cancel(self, client_order_id: str) -> None:

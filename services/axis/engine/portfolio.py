@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from axis.domain.enums import MarginMode, OrderSide
@@ -17,6 +18,31 @@ from axis.domain.instrument import Instrument
 from axis.domain.position import FillEffect, Position
 
 DAY_MS = 86_400_000
+
+
+@numba.njit(cache=True)
+def _mark_open(
+    equity: np.ndarray,
+    exposure: np.ndarray,
+    close: np.ndarray,
+    start: int,
+    stop: int,
+    entry: float,
+    scale: float,
+    wallet: float,
+) -> float:
+    """Equity of an open position over bars ``start:stop`` (``(close - entry) * scale +
+    wallet``), and its maximum (NaN if any value is, like ``ndarray.max``). Compiled: the
+    segments are short (the bars since the last order), and as numpy expressions their
+    per-call overhead is most of an order's cost."""
+    top = -math.inf
+    for j in range(start, stop):
+        value = (close[j] - entry) * scale + wallet
+        equity[j] = value
+        exposure[j] = True
+        if value > top or value != value:
+            top = value
+    return top
 
 
 class Portfolio:
@@ -103,10 +129,9 @@ class EquityCurve:
         self.exposure = np.zeros(n, dtype=bool)
         self.marked = -1
         self.peak = portfolio.initial_balance
-        days = timestamps // DAY_MS
-        first_of_day = np.r_[True, days[1:] != days[:-1]] if n else np.zeros(0, dtype=bool)
-        # Index of the first bar of each bar's UTC day.
-        self.day_first = np.maximum.accumulate(np.where(first_of_day, np.arange(n), 0))
+        self.timestamps = timestamps
+        self._day: int | None = None  # the UTC day (epoch days) _day_first is for
+        self._day_first = 0
 
     def mark_to(self, i: int) -> None:
         start = self.marked + 1
@@ -114,15 +139,25 @@ class EquityCurve:
             return
         position = self.portfolio.positions[self.symbol]
         wallet = self.portfolio.wallet
-        segment = self.equity[start : i + 1]
-        if position.is_flat:
+        stop = i + 1
+        segment = self.equity[start:stop]
+        if position.quantity == 0.0:
             segment.fill(wallet)
+            top = wallet
         else:
             scale = position.sign * position.base_qty
-            np.multiply(self.close[start : i + 1] - position.avg_entry, scale, out=segment)
-            segment += wallet
-            self.exposure[start : i + 1] = True
-        self.peak = max(self.peak, float(segment.max()))
+            top = _mark_open(
+                self.equity,
+                self.exposure,
+                self.close,
+                start,
+                stop,
+                position.avg_entry,
+                scale,
+                wallet,
+            )
+        if top > self.peak:
+            self.peak = top
         self.marked = i
 
     def before_change(self, i: int) -> None:
@@ -131,6 +166,16 @@ class EquityCurve:
         self.mark_to(i - 1)
         self.marked = min(self.marked, i - 1)
 
+    def day_first(self, i: int) -> int:
+        """Index of the first bar of bar ``i``'s UTC day. Looked up when an order asks for it
+        (bar timestamps strictly increase), not laid out for every bar up front: a per-bar
+        table cost more than all of a long run's lookups together."""
+        day = int(self.timestamps.item(i)) // DAY_MS
+        if day != self._day:
+            self._day = day
+            self._day_first = int(self.timestamps.searchsorted(day * DAY_MS, side="left"))
+        return self._day_first
+
     def day_start_equity(self, i: int) -> float:
-        first = int(self.day_first[i])
-        return float(self.equity[first - 1]) if first > 0 else self.portfolio.initial_balance
+        first = self.day_first(i)
+        return float(self.equity.item(first - 1)) if first > 0 else self.portfolio.initial_balance

@@ -140,8 +140,15 @@ class RiskCheck(Protocol):
     def check(self, intent: OrderIntent, ctx: RiskContext) -> RiskDecision: ...
 
 
+_ACTIVE = TradingState.ACTIVE
+_new_decision = tuple.__new__  # NamedTuple's generated __new__ costs twice as much
+_PASS, _RESIZE, _VETO = RiskAction.PASS, RiskAction.RESIZE, RiskAction.VETO
+
+
 def _pass(intent: OrderIntent) -> RiskDecision:
-    return RiskDecision(RiskAction.PASS, intent.quantity)
+    # Every check of every order answers this at least once: built without the keyword
+    # handling of RiskDecision(...), same fields and defaults.
+    return _new_decision(RiskDecision, (_PASS, intent.quantity, "", "", _NO_DETAILS))
 
 
 def _no_price(intent: OrderIntent, rule: str) -> RiskDecision | None:
@@ -159,7 +166,7 @@ class TradingStateCheck:
     name = "trading_state"
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> RiskDecision:
-        if ctx.trading_state is TradingState.ACTIVE:
+        if ctx.trading_state is _ACTIVE:
             return _pass(intent)
         if reduces_position(intent, ctx.position_qty(intent.symbol)):
             return _pass(intent)
@@ -227,8 +234,9 @@ class MaxOpenOrdersCheck:
         )
 
 
-def _resulting_qty(intent: OrderIntent, ctx: RiskContext, quantity: float) -> float:
-    return ctx.position_qty(intent.symbol) + quantity * intent.side.sign
+def _resulting_qty(intent: OrderIntent, current: float) -> float:
+    """The position ``intent`` leaves behind from a ``current`` one (signed contracts)."""
+    return current + intent.quantity * intent.side.sign
 
 
 class LeverageCheck:
@@ -238,14 +246,15 @@ class LeverageCheck:
     name = "max_leverage"
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> RiskDecision:
-        if reduces_position(intent, ctx.position_qty(intent.symbol)):
+        current = ctx.position_qty(intent.symbol)
+        if reduces_position(intent, current):
             return _pass(intent)
         if (veto := _no_price(intent, self.name)) is not None:
             return veto
         inst = ctx.instrument_of(intent.symbol)
         price = intent.reference_price
         leverage = ctx.leverage(intent.symbol)
-        after = abs(_resulting_qty(intent, ctx, intent.quantity))
+        after = abs(_resulting_qty(intent, current))
         notional = inst.notional(after, price)
         bracket_max = inst.max_leverage_for(notional) if inst.is_perpetual else 1.0
         allowed = min(ctx.limits.max_leverage, bracket_max)
@@ -293,14 +302,14 @@ class PositionNotionalCheck:
     name = "max_notional"
 
     def check(self, intent: OrderIntent, ctx: RiskContext) -> RiskDecision:
-        if reduces_position(intent, ctx.position_qty(intent.symbol)):
+        current = ctx.position_qty(intent.symbol)
+        if reduces_position(intent, current):
             return _pass(intent)
         if (veto := _no_price(intent, self.name)) is not None:
             return veto
         inst = ctx.instrument_of(intent.symbol)
         price = intent.reference_price
-        current = ctx.position_qty(intent.symbol)
-        after = inst.notional(_resulting_qty(intent, ctx, intent.quantity), price)
+        after = inst.notional(_resulting_qty(intent, current), price)
         limits = ctx.limits
         others = ctx.total_notional() - inst.notional(current, price)
         total_cap = ctx.equity() * limits.max_total_leverage
@@ -328,7 +337,7 @@ class LiquidationDistanceCheck:
             return _pass(intent)
         if (veto := _no_price(intent, self.name)) is not None:
             return veto
-        after = _resulting_qty(intent, ctx, intent.quantity)
+        after = _resulting_qty(intent, current)
         if after == 0.0:
             return _pass(intent)
         price = intent.reference_price
@@ -412,14 +421,17 @@ class RiskChain:
         last: RiskDecision | None = None
         for check in self.checks:
             decision = check.check(intent, ctx)
-            if decision.action is RiskAction.VETO:
+            action = decision.action
+            if action is _PASS:
+                continue
+            if action is _VETO:
                 intent.quantity = original
                 return decision
-            if decision.action is RiskAction.RESIZE:
+            if action is _RESIZE:
                 intent.quantity = decision.quantity
                 last = decision
         if last is None:
-            return RiskDecision(RiskAction.PASS, intent.quantity)
+            return _pass(intent)
         return RiskDecision(
             RiskAction.RESIZE, intent.quantity, last.rule, last.reason, last.details
         )

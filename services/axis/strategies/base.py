@@ -24,6 +24,7 @@ leverage: ``target_exposure(1.0)`` at 5x leverage means a position worth five ti
 from __future__ import annotations
 
 import math
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -113,7 +114,7 @@ class Strategy:
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
         self._engine: Engine | None = None
-        self._targets: list[float] = []
+        self._targets: MutableSequence[float] = []
         self._last_target = math.nan
         self._signals: Signals | None = None
 

@@ -24,6 +24,7 @@ Matching rules (all from :mod:`axis.venues.fills`, shared with the vectorised ke
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +119,11 @@ class SimulatedVenue:
         self.vol = bars.volume / instrument.contract_size
         marks = mark if mark is not None else bars
         self.mo, self.mh, self.ml, self.mc = marks.open, marks.high, marks.low, marks.close
-        # Cheap per-bar guards for the engine's loop (lists: it reads one element per bar).
-        self.guard_low = np.minimum(bars.low, marks.low).tolist()
-        self.guard_high = np.maximum(bars.high, marks.high).tolist()
+        # Cheap per-bar guards for the engine's loop, which reads one element per bar: C
+        # doubles that index to Python floats, built by one copy (``tolist`` would build a
+        # float object per bar up front, most of which a long run never reads).
+        self.guard_low = array("d", np.minimum(bars.low, marks.low, dtype=np.float64).tobytes())
+        self.guard_high = array("d", np.maximum(bars.high, marks.high, dtype=np.float64).tobytes())
         self.funding = (
             funding_schedule(bars.timestamp, funding, self.settings.funding_rate)
             if instrument.is_perpetual
@@ -188,8 +191,9 @@ class SimulatedVenue:
         if pos < len(self._funding_bars) and self._funding_bars[pos] == i:
             self._settle_funding(i, self.funding[i])
             self._funding_pos += 1
-        o, h, lo, c = float(self.o[i]), float(self.h[i]), float(self.lo[i]), float(self.c[i])
-        volume_left = float(self.vol[i])
+        # ``item`` reads a Python float straight from the array (no numpy scalar in between).
+        o, h, lo, c = self.o.item(i), self.h.item(i), self.lo.item(i), self.c.item(i)
+        volume_left = float(self.vol.item(i))
         while True:
             event_t, event = self._next_event(i, o, h, lo, c)
             if event is None:
@@ -267,14 +271,15 @@ class SimulatedVenue:
         side = order.side.sign
         start = rules.price_at(o, h, lo, c, t)
         is_arrival = not w.resting and w.active_index == i and t == w.active_t
-        if order.type is OrderType.STOP_LIMIT and not order.triggered:
+        kind = order.type
+        if kind is _STOP_LIMIT and not order.triggered:
             order.triggered = True  # from here on it rests as a limit order
             w.active_index, w.active_t = i, t
             return volume_left
-        liquidity = LiquiditySide.TAKER
+        liquidity = _TAKER
         if _fills_as_market(order):
             price = rules.slipped_price(start, side, self.settings.slippage)
-        elif order.type in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT):
+        elif kind is _STOP_MARKET or kind is _TAKE_PROFIT:
             assert order.trigger_price is not None
             t_from = w.active_t if w.active_index == i else 0.0
             price = rules.triggered_fill_price(
@@ -293,15 +298,17 @@ class SimulatedVenue:
                 price, liquidity = order.price, LiquiditySide.MAKER
                 if marketable:  # resting limit reached by a gap: filled at the better price
                     price = start
-        quantity = order.leaves_qty
+        leaves = order.leaves_qty
+        quantity = leaves
         if order.reduce_only:
             if self.position.sign != -side:
                 return self._expire(w, volume_left)
             quantity = min(quantity, abs(self.position.quantity))
-        quantity = rules.participation_cap(
-            quantity, volume_left, self.settings.participation_cap, self.instrument.lot_size
-        )
-        if order.time_in_force is TimeInForce.FOK and quantity < order.leaves_qty:
+        cap = self.settings.participation_cap
+        if cap > 0.0:  # without a cap the rule leaves the quantity as it is
+            quantity = rules.participation_cap(quantity, volume_left, cap, self.instrument.lot_size)
+        tif = order.time_in_force
+        if tif is _FOK and quantity < leaves:
             return self._expire(w, volume_left)
         if quantity <= 0.0:
             if order.time_in_force is TimeInForce.IOC:
@@ -315,14 +322,13 @@ class SimulatedVenue:
             self.listener.on_order_update(order)
             return volume_left
         self._fill(w, i, quantity, price, liquidity)
-        if order.is_open:
-            if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        if order.status.is_open:
+            if tif in _IMMEDIATE:
                 self._expire(w, volume_left)
             else:
                 w.active_index, w.active_t = i + 1, 0.0  # the rest waits for the next bar
                 w.resting = True
         # The cap bounds all of this bar's fills together: spend the bar volume it stands for.
-        cap = self.settings.participation_cap
         return volume_left - (quantity / cap if cap > 0.0 else quantity)
 
     def _margin_allows(self, order: Order, quantity: float, price: float) -> bool:
@@ -340,14 +346,16 @@ class SimulatedVenue:
 
     def _fill(self, w: _Working, i: int, quantity: float, price: float, liq: LiquiditySide) -> None:
         order = w.order
-        rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
+        position = self.position
+        rate = self.maker_fee if liq is _MAKER else self.taker_fee
         fee = rules.fee_for(quantity, price, self.instrument.contract_size, rate)
-        effect = self.position.apply_fill(order.side, quantity, price, fee)
+        effect = position.apply_fill(order.side, quantity, price, fee)
         self.wallet += effect.realized_pnl - fee
-        if self.position.opened_at == 0 or (effect.closed_qty and effect.opened_qty):
-            self.position.opened_at = int(self.ts[i])
+        ts = int(self.ts[i])
+        if position.opened_at == 0 or (effect.closed_qty and effect.opened_qty):
+            position.opened_at = ts
         order.apply_fill(quantity, price, fee)
-        if not order.is_open:
+        if not order.status.is_open:
             self._book.remove(w)
         fill = Fill(
             order.client_order_id,
@@ -357,7 +365,7 @@ class SimulatedVenue:
             price,
             fee,
             liq,
-            int(self.ts[i]),
+            ts,
             f"{order.client_order_id}-{len(order.history)}",
         )
         self._after_position_change()
@@ -470,7 +478,7 @@ class SimulatedVenue:
             order = w.order
             if (
                 _fills_as_market(order)
-                or (order.type is OrderType.LIMIT and order.time_in_force in _IMMEDIATE)
+                or (order.type is _LIMIT and order.time_in_force in _IMMEDIATE)
                 or w.active_index > self._now_index + 1
             ):
                 next_index = min(next_index, w.active_index)
@@ -484,14 +492,25 @@ class SimulatedVenue:
 
 
 _IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
+# Module-level names for the members the matching path compares on every order: an enum
+# member read through its class costs several times a global read.
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_STOP_MARKET, _STOP_LIMIT, _TAKE_PROFIT = (
+    OrderType.STOP_MARKET,
+    OrderType.STOP_LIMIT,
+    OrderType.TAKE_PROFIT,
+)
+_TAKER, _MAKER = LiquiditySide.TAKER, LiquiditySide.MAKER
+_FOK = TimeInForce.FOK
 
 
 def _fills_as_market(order: Order) -> bool:
     """A market order, or a stop-market/take-profit already triggered (partly filled): the
     rest fills at the next price on the path."""
-    if order.type is OrderType.MARKET:
+    kind = order.type
+    if kind is _MARKET:
         return True
-    return order.type in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT) and order.filled_qty > 0
+    return (kind is _STOP_MARKET or kind is _TAKE_PROFIT) and order.filled_qty > 0
 
 
 def _guard_level(order: Order) -> tuple[float, bool]:

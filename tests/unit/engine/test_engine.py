@@ -17,7 +17,7 @@ from axis.domain.orders import Fill, Order, OrderStatus
 from axis.engine.engine import Engine
 from axis.engine.oms import MemoryJournal, client_order_id
 from axis.risk.limits import RiskLimits, limits_for
-from axis.strategies.base import BarView, Strategy
+from axis.strategies.base import BarView, Signals, Strategy
 from axis.venues.simulated import SimulationSettings
 
 PERP = "BTC/USDT:USDT"  # Binance: tick 0.1, lot 0.001, taker 0.05%, min notional 100
@@ -88,7 +88,7 @@ class Recorder(Strategy):
 
 
 def run(
-    strategy: Recorder,
+    strategy: Strategy,
     bars: Bars,
     *,
     leverage: float = 5.0,
@@ -372,3 +372,69 @@ def test_timer_period_must_be_positive() -> None:
     )
     with pytest.raises(ValueError, match="a timer's period must be positive"):
         engine.schedule("tick", 0)
+
+
+# -- the replay of a signal strategy ----------------------------------------------------------
+
+
+class Follower(Strategy):
+    """Follows a precomputed target through the default ``on_bar``, with protective orders on
+    every entry and a timer."""
+
+    name = "follower"
+    market_type = MarketType.LINEAR_PERPETUAL
+
+    def __init__(self, target: np.ndarray) -> None:
+        super().__init__()
+        self.target = target
+        self.ticks: list[int] = []
+
+    def signals(self, bars: Bars) -> Signals:
+        return Signals(self.target, stop_loss=0.015, take_profit=0.012, take_profit_fraction=0.5)
+
+    def on_start(self) -> None:
+        self.schedule("tick", 7 * H)
+
+    def on_timer(self, name: str, timestamp: int) -> None:
+        self.ticks.append(timestamp)
+
+
+class FollowerEveryBar(Follower):
+    """The same strategy with an ``on_bar`` of its own: the engine then visits every bar."""
+
+    def on_bar(self, bar: BarView) -> None:
+        super().on_bar(bar)
+
+
+def test_a_signal_strategy_skipping_idle_bars_trades_exactly_as_one_visiting_every_bar() -> None:
+    rng = np.random.default_rng(7)
+    n = 600
+    close = 60_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.006, n)))
+    opens = np.r_[close[0], close[:-1]]
+    spread = np.abs(rng.normal(0.0, 0.004, n)) * close
+    bars = make_bars(
+        list(
+            zip(opens, np.maximum(opens, close) + spread, np.minimum(opens, close) - spread, close)
+        )
+    )
+    # Sparse targets (long, flat, short, NaN in between), with idle stretches to skip.
+    target = np.full(n, np.nan)
+    for i in range(5, n, 37):
+        target[i] = (1.0, 0.0, -0.5, 0.0)[(i // 37) % 4]
+    skipping = run(Follower(target), bars, settings=SimulationSettings(slippage=0.0005))
+    visiting = run(FollowerEveryBar(target), bars, settings=SimulationSettings(slippage=0.0005))
+
+    def fills(engine: Engine) -> list[tuple[int, OrderSide, float, float, float, str]]:
+        return [(f.timestamp, f.side, f.quantity, f.price, f.fee, o.tag) for o, f in engine.fills]
+
+    tags = {tag for *_, tag in fills(skipping)}
+    assert {"entry", "stop_loss", "take_profit"} <= tags  # protective orders were in play
+    assert fills(skipping) == fills(visiting)
+    assert np.array_equal(skipping.curve.equity, visiting.curve.equity)
+    assert np.array_equal(skipping.curve.exposure, visiting.curve.exposure)
+    assert skipping.events == visiting.events
+    assert skipping.oms.journal.entries == visiting.oms.journal.entries  # type: ignore[attr-defined]
+    assert [t.pnl for t in skipping.trades.trades] == [t.pnl for t in visiting.trades.trades]
+    assert skipping.strategy.ticks == visiting.strategy.ticks  # type: ignore[attr-defined]
+    assert len(skipping.strategy.ticks) == (n - 1) // 7  # type: ignore[attr-defined]
+    assert skipping.index == visiting.index == n - 1
