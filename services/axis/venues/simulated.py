@@ -318,7 +318,12 @@ class SimulatedVenue:
             return volume_left
         if not self._margin_allows(order, quantity, price):
             self._book.remove(w)
-            order.reject("insufficient margin")
+            if order.filled_qty > 0.0:
+                # Part of it already traded: the order stands, its rest is cancelled.
+                order.cancel()
+                order.reject_reason = "insufficient margin for the rest"
+            else:
+                order.reject("insufficient margin")
             self.listener.on_order_update(order)
             return volume_left
         self._fill(w, i, quantity, price, liquidity)

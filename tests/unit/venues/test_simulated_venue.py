@@ -643,6 +643,19 @@ def test_participation_cap_fills_part_now_and_the_rest_next_bar() -> None:
     assert venue.position.quantity == pytest.approx(1.5)
 
 
+def test_a_partly_filled_order_whose_rest_the_margin_refuses_is_cancelled_not_rejected() -> None:
+    # 1.0 fills at 102.102 and leaves ~7.85 of the 110: the rest (0.45 x ~103) cannot be paid
+    rows = [(100, 101, 99, 100, 10), (102, 103, 101, 102, 10), (103, 104, 102, 103, 10)]
+    venue, rec = make_venue(rows, balance=110.0, participation_cap=0.1)
+    order = place(venue, market("m", BUY, 1.45), at=0)
+    run(venue, 1, 2)
+    assert order.status is OrderStatus.CANCELLED
+    assert order.filled_qty == 1.0
+    assert order.reject_reason == "insufficient margin for the rest"
+    assert rec.status_of("m") == [SUBMITTED, PARTIAL, OrderStatus.CANCELLED]
+    assert venue.position.quantity == pytest.approx(1.0)
+
+
 def test_participation_cap_bounds_all_orders_of_a_bar_together() -> None:
     rows = [(100, 101, 99, 100, 10), (102, 103, 101, 102, 10), (103, 104, 102, 103, 10)]
     venue, rec = make_venue(rows, participation_cap=0.1)
