@@ -19,6 +19,9 @@ import numpy as np
 
 from axis.data import Bars
 from axis.data.bars import timeframe_to_ms
+from axis.domain.enums import MarginMode
+from axis.domain.instrument import Instrument
+from axis.domain.liquidation import liquidation_price
 from axis.engine.engine import Engine
 from axis.venues import fills as rules
 from axis.venues.base import ClosedBar
@@ -94,7 +97,7 @@ class BarTrader:
         self._timestamps: list[int] = grid.timestamp.tolist()
         self.index = -1  # the last bar processed
         self._signal_strategy = self._has_signals()
-        warm_up()
+        warm_up(self.engine.instrument)
         self.engine.begin()
 
     def _has_signals(self) -> bool:
@@ -198,8 +201,9 @@ class BarTrader:
         )
 
 
-def warm_up() -> None:
-    """Load the compiled order-path rules now, so the first decision does not pay for it."""
+def warm_up(instrument: Instrument) -> None:
+    """Load the compiled order-path rules now, so the first decision does not pay for it
+    (numba loads each function from its cache on first call: ~10 ms all told)."""
     rules.exposure_quantity(1_000.0, 100.0, 2.0, 1.0, 0.0005, 0.0005, 0.001, 3)
     rules.protective_levels(1, 100.0, 0.03, 0.1, 0.01, 2)
     rules.slipped_price(100.0, 1, 0.0005)
@@ -207,6 +211,10 @@ def warm_up() -> None:
     rules.touch_time(100.0, 101.0, 99.0, 100.5, 99.5, -1, 0.0)
     rules.triggered_fill_price(100.0, 99.5, 1.0, 0.0, -1, 0.0005)
     rules.price_at(100.0, 101.0, 99.0, 100.5, 1.0)
+    instrument.round_qty(1.0)  # the risk chain's lot rounding
+    instrument.round_price(100.0)
+    for mode in MarginMode:  # the risk chain's liquidation-distance check
+        liquidation_price(instrument, 1, 1.0, 100.0, 50.0, mode)
 
 
 def bar_at(bars: Bars, i: int) -> ClosedBar:
