@@ -16,9 +16,7 @@ return series that starts from the initial capital:
 
 from __future__ import annotations
 
-import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import empyrical
@@ -38,16 +36,12 @@ from axis.backtest.metrics import (
     monthly_returns,
 )
 from axis.backtest.result import TradeRecord
+from axis.data import sample_bars
 
 REL = 1e-9
 HOUR = 3_600_000
 T0 = 1_672_531_200_000  # 2023-01-01T00:00:00Z
 
-_REPO = Path(__file__).resolve().parents[3]
-_PRICE_FILES = (
-    _REPO / "services/axis/data/sample/BTC_USDT-5m.csv.gz",
-    Path("/work/shared/data/market/BTC_USDT-5m.csv.gz"),
-)
 
 RATIO_KEYS = ("sharpe", "sortino", "volatility", "cagr", "calmar", "max_drawdown")
 
@@ -125,30 +119,24 @@ def _assert_matches_libraries(ts: np.ndarray, equity: np.ndarray, initial: float
     json.dumps(metrics, allow_nan=False)
 
 
-def _load_btc() -> pd.DataFrame:
-    for path in _PRICE_FILES:
-        if path.exists():
-            with gzip.open(path, "rt") as fh:
-                return pd.read_csv(fh)
-    pytest.skip("no BTC_USDT-5m sample data available")
+def _load_btc() -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and closes of the bundled real BTC/USDT 5m sample (shipped in the package)."""
+    bars = sample_bars("BTC/USDT", "5m")
+    return bars.timestamp.astype(np.int64), bars.close.astype(np.float64)
 
 
 # --- return-based ratios against the reference libraries -------------------------------------
 
 
 def test_btc_buy_and_hold_matches_quantstats_and_empyrical() -> None:
-    bars = _load_btc()
-    ts = bars["timestamp"].to_numpy(np.int64)
-    close = bars["close"].to_numpy(np.float64)
+    ts, close = _load_btc()
     equity = 10_000.0 * close / close[0]
     _assert_matches_libraries(ts, equity, 10_000.0)
 
 
 def test_btc_levered_long_short_matches_quantstats_and_empyrical() -> None:
     """A 3x position that flips long/short every ~2 days, with costs, on real BTC prices."""
-    bars = _load_btc()
-    ts = bars["timestamp"].to_numpy(np.int64)
-    close = bars["close"].to_numpy(np.float64)
+    ts, close = _load_btc()
     bar_ret = np.diff(close) / close[:-1]
     side = np.where((np.arange(bar_ret.size) // 600) % 2 == 0, 1.0, -1.0)
     growth = 1.0 + 3.0 * side * bar_ret - 1e-5

@@ -43,7 +43,7 @@ _TEST_OPTIONS: dict[str, dict[str, Any]] = {
 
 def require_fixtures() -> None:
     if not FIXTURES.is_dir():
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"ccxt fixtures missing at {FIXTURES}")
         pytest.skip(f"ccxt fixtures not found at {FIXTURES} (set AXIS_CCXT_FIXTURES)")
 
@@ -60,6 +60,24 @@ def response_entry(exchange_id: str, method: str, index: int = 0) -> dict[str, A
 def response_entries(exchange_id: str, method: str) -> list[dict[str, Any]]:
     methods = load("response", exchange_id)["methods"]
     return [copy.deepcopy(e) for e in methods.get(method, []) if not e.get("disabled")]
+
+
+def plain_entry(exchange_id: str, method: str, max_args: int = 4) -> dict[str, Any] | None:
+    """The first recorded entry of ``method`` called without exchange-specific params."""
+    for entry in response_entries(exchange_id, method):
+        args = entry["input"]
+        if len(args) <= max_args and not any(isinstance(a, dict) for a in args):
+            return entry
+    return None
+
+
+def exchanges_with(method: str, max_args: int = 4) -> list[str]:
+    """The exchanges with a plain recording of ``method``: a test parametrized over these
+    runs where there is something to check and is never collected only to be skipped
+    (none without the fixtures, which the ``recorded`` fixture reports)."""
+    if not FIXTURES.is_dir():
+        return []
+    return [e for e in EXCHANGES if plain_entry(e, method, max_args) is not None]
 
 
 def request_entry(exchange_id: str, method: str, inputs: list[Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from recorded import RecordedExchange, response_entries
+from recorded import RecordedExchange, exchanges_with, plain_entry, response_entries
 
 from axis.domain.enums import MarketType, OrderSide
 from axis.domain.orders import OrderStatus
@@ -22,12 +22,11 @@ pytestmark = pytest.mark.asyncio
 
 
 def _first(exchange_id: str, method: str, max_args: int = 4) -> dict[str, Any]:
-    """The first recorded entry of ``method`` called without exchange-specific params."""
-    for entry in response_entries(exchange_id, method):
-        args = entry["input"]
-        if len(args) <= max_args and not any(isinstance(a, dict) for a in args):
-            return entry
-    pytest.skip(f"{exchange_id} has no plain recorded {method}")
+    """The plain recorded entry of ``method`` (tests that need one are parametrized over
+    :func:`exchanges_with` it)."""
+    entry = plain_entry(exchange_id, method, max_args)
+    assert entry is not None, f"{exchange_id} has no plain recorded {method}"
+    return entry
 
 
 async def test_spot_instrument_from_recorded_markets(
@@ -103,6 +102,7 @@ async def test_perpetual_brackets_from_leverage_tiers(
     assert recorded.http.calls_to("/fapi/v1/leverageBracket")
 
 
+@pytest.mark.parametrize("exchange_id", exchanges_with("fetchOHLCV"))
 async def test_ohlcv_matches_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
     entry = _first(recorded.exchange_id, "fetchOHLCV")
     recorded.http.serve(entry["httpResponse"])
@@ -130,9 +130,8 @@ async def test_ticker_matches_recorded(venue: CcxtVenue, recorded: RecordedExcha
     )
 
 
+@pytest.mark.parametrize("exchange_id", exchanges_with("fetchOrderBook", 9))
 async def test_order_book_matches_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
-    if not response_entries(recorded.exchange_id, "fetchOrderBook"):
-        pytest.skip(f"{recorded.exchange_id} has no recorded order book")
     entry = recorded.serve_recorded("fetchOrderBook")
     book = await venue.fetch_order_book(*entry["input"])
     parsed = entry["parsedResponse"]
@@ -141,6 +140,7 @@ async def test_order_book_matches_recorded(venue: CcxtVenue, recorded: RecordedE
     assert book.bids[0][0] < book.asks[0][0]
 
 
+@pytest.mark.parametrize("exchange_id", exchanges_with("fetchBalance"))
 async def test_balances_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
     entry = _first(recorded.exchange_id, "fetchBalance")
     recorded.http.serve(entry["httpResponse"])
@@ -152,6 +152,7 @@ async def test_balances_match_recorded(venue: CcxtVenue, recorded: RecordedExcha
         assert balance.free == (parsed["free"].get(currency) or 0.0)
 
 
+@pytest.mark.parametrize("exchange_id", exchanges_with("fetchPositions", 1))
 async def test_positions_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
     entry = _first(recorded.exchange_id, "fetchPositions", max_args=1)
     recorded.http.serve(entry["httpResponse"])
@@ -165,6 +166,7 @@ async def test_positions_match_recorded(venue: CcxtVenue, recorded: RecordedExch
         assert report.quantity == sign * position["contracts"]
 
 
+@pytest.mark.parametrize("exchange_id", exchanges_with("fetchOpenOrders"))
 async def test_open_orders_match_recorded(venue: CcxtVenue, recorded: RecordedExchange) -> None:
     entry = _first(recorded.exchange_id, "fetchOpenOrders")
     recorded.http.serve(entry["httpResponse"])
