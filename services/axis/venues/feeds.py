@@ -37,6 +37,37 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Reconnects:
+    """The reconnect rule every stream here shares: a retryable failure waits out a backoff
+    that grows with consecutive failures; anything else ends the stream with its error."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.policy = policy
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.failures = 0  # consecutive, since the last success
+        self.count = 0  # all reconnects
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    async def back_off(self, exc: Exception) -> VenueError:
+        """Classify ``exc``; raise it when retrying cannot help, else sleep the backoff and
+        return it (for the caller's log)."""
+        error = exc if isinstance(exc, VenueError) else classify(exc)
+        if not error.retryable:
+            raise error from exc
+        self.failures += 1
+        self.count += 1
+        await self._sleep(self.policy.delay(min(self.failures, _MAX_BACKOFF_STEP), self._rng))
+        return error
+
+
 class LiveBarFeed:
     """Closed bars of one symbol and timeframe from an exchange (ccxt async or pro instance)."""
 
@@ -64,13 +95,11 @@ class LiveBarFeed:
         self.websocket = websocket
         self.backfill_limit = backfill_limit
         self.close_grace_s = close_grace_s
-        self.reconnect_policy = reconnect
+        self._reconnect = Reconnects(reconnect, sleep, rng)
         self._clock = clock_ms
         self._sleep = sleep
-        self._rng = rng or random.Random()
         # The open time of the last bar emitted; bars at or before it are duplicates.
         self.last_ts: int | None = None if since_ms is None else since_ms - self.period_ms
-        self.reconnects = 0
         self.backfilled = 0
         self.unfilled_gaps = 0
         self._stopped = False
@@ -81,12 +110,15 @@ class LiveBarFeed:
     def __aiter__(self) -> AsyncIterator[ClosedBar]:
         return self._bars()
 
+    @property
+    def reconnects(self) -> int:
+        return self._reconnect.count
+
     async def _bars(self) -> AsyncIterator[ClosedBar]:
-        failures = 0
         while not self._stopped:
             try:
                 async for rows in self._batches():
-                    failures = 0
+                    self._reconnect.succeeded()
                     for bar in await self._closed(rows):
                         yield bar
                     if self._stopped:
@@ -94,20 +126,8 @@ class LiveBarFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = classify(exc)
-                if not error.retryable:
-                    raise error from exc
-                failures += 1
-                self.reconnects += 1
-                delay = self.reconnect_policy.delay(min(failures, _MAX_BACKOFF_STEP), self._rng)
-                log.warning(
-                    "%s %s feed: %s; reconnecting in %.1fs",
-                    self.symbol,
-                    self.timeframe,
-                    error,
-                    delay,
-                )
-                await self._sleep(delay)
+                error = await self._reconnect.back_off(exc)
+                log.warning("%s %s feed: %s; reconnected", self.symbol, self.timeframe, error)
 
     async def _batches(self) -> AsyncIterator[list[list[Any]]]:
         """OHLCV row batches: each websocket update, or one poll after each bar close."""
@@ -181,31 +201,26 @@ class OrderUpdates:
             websocket = bool(venue.exchange.has.get("watchOrders"))
         self.websocket = websocket
         self.poll_interval_s = poll_interval_s
-        self.reconnect_policy = reconnect
+        self._reconnect = Reconnects(reconnect, sleep, rng)
         self._sleep = sleep
-        self._rng = rng or random.Random()
-        self.reconnects = 0
         self._stopped = False
+
+    @property
+    def reconnects(self) -> int:
+        return self._reconnect.count
 
     def stop(self) -> None:
         self._stopped = True
 
     async def run(self) -> None:
-        failures = 0
         while not self._stopped:
             try:
                 await (self._watch() if self.websocket else self._poll())
-                failures = 0
+                self._reconnect.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = exc if isinstance(exc, VenueError) else classify(exc)
-                if not error.retryable:
-                    raise error from exc
-                failures += 1
-                self.reconnects += 1
-                delay = self.reconnect_policy.delay(min(failures, _MAX_BACKOFF_STEP), self._rng)
-                await self._sleep(delay)
+                await self._reconnect.back_off(exc)
 
     async def _watch(self) -> None:
         for raw in await self.venue.exchange.watch_orders():
@@ -240,20 +255,21 @@ class PositionUpdates:
             websocket = bool(venue.exchange.has.get("watchPositions"))
         self.websocket = websocket
         self.poll_interval_s = poll_interval_s
-        self.reconnect_policy = reconnect
+        self._reconnect = Reconnects(reconnect, sleep, rng)
         self._sleep = sleep
         self._clock = clock_ms
-        self._rng = rng or random.Random()
         self.positions: dict[str, PositionReport] = {}
         self.updated_at_ms: int | None = None
-        self.reconnects = 0
         self._stopped = False
+
+    @property
+    def reconnects(self) -> int:
+        return self._reconnect.count
 
     def stop(self) -> None:
         self._stopped = True
 
     async def run(self) -> None:
-        failures = 0
         while not self._stopped:
             try:
                 if self.websocket:
@@ -263,17 +279,11 @@ class PositionUpdates:
                     self.positions = {r.symbol: r for r in reports}
                     self.updated_at_ms = self._clock()
                     await self._sleep(self.poll_interval_s)
-                failures = 0
+                self._reconnect.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = exc if isinstance(exc, VenueError) else classify(exc)
-                if not error.retryable:
-                    raise error from exc
-                failures += 1
-                self.reconnects += 1
-                delay = self.reconnect_policy.delay(min(failures, _MAX_BACKOFF_STEP), self._rng)
-                await self._sleep(delay)
+                await self._reconnect.back_off(exc)
 
     def _apply(self, raw_positions: list[dict[str, Any]], replace: bool) -> None:
         """A stream update carries the positions that changed; a closed one comes as zero."""
