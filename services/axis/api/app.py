@@ -7,7 +7,6 @@ logging, recovers interrupted backtest jobs and closes resources at shutdown.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,10 +58,6 @@ def create_app(settings: AxisSettings | None = None, context: ApiContext | None 
             encryption=ctx.security.encryptor.scheme,
             interrupted_backtests=interrupted,
         )
-        # Everything built so far lives as long as the process: move it out of the collector's
-        # reach, so a full collection walks only request garbage (no 50-100 ms pauses).
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:
